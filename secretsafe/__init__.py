@@ -1,0 +1,98 @@
+"""secretsafe: encrypted .env files (SOPS + age), Vault/OpenBao sync, startup validation.
+
+``import secretsafe`` is cheap: the public names below are loaded on first use, and hvac,
+requests, keyring and asyncio are never imported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from secretsafe.errors import (
+    AuditFailed,
+    BootstrapError,
+    CommandError,
+    CommandNotFound,
+    ComposeError,
+    ConfigError,
+    DecryptionError,
+    DotenvSyntaxError,
+    DriftDetected,
+    FileError,
+    FormatError,
+    InsecurePermissions,
+    IntegrityError,
+    KeyStoreError,
+    NoIdentityError,
+    SecretsafeError,
+    SopsBinaryError,
+    UnsupportedError,
+    UsageError,
+    ValidationFailed,
+    VaultConflict,
+    VaultError,
+    VaultNotFound,
+    VaultPermissionDenied,
+    VaultSealed,
+    VaultUnreachable,
+)
+from secretsafe.secret import Secret, SecretValues
+
+__version__ = "0.1.0"
+
+# Public names loaded on first access: name -> module.
+_LAZY: dict[str, str] = {
+    "decrypt_file": "secretsafe.sops",
+    "encrypt_file": "secretsafe.sops",
+}
+
+if TYPE_CHECKING:
+    from secretsafe.sops import decrypt_file, encrypt_file
+
+__all__ = [
+    "AuditFailed",
+    "BootstrapError",
+    "CommandError",
+    "CommandNotFound",
+    "ComposeError",
+    "ConfigError",
+    "DecryptionError",
+    "DotenvSyntaxError",
+    "DriftDetected",
+    "FileError",
+    "FormatError",
+    "InsecurePermissions",
+    "IntegrityError",
+    "KeyStoreError",
+    "NoIdentityError",
+    "Secret",
+    "SecretValues",
+    "SecretsafeError",
+    "SopsBinaryError",
+    "UnsupportedError",
+    "UsageError",
+    "ValidationFailed",
+    "VaultConflict",
+    "VaultError",
+    "VaultNotFound",
+    "VaultPermissionDenied",
+    "VaultSealed",
+    "VaultUnreachable",
+    "__version__",
+    "decrypt_file",
+    "encrypt_file",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'secretsafe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,3 @@
+from secretsafe.cli import main
+
+main()
