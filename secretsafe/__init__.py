@@ -43,12 +43,17 @@ __version__ = "0.1.0"
 
 # Public names loaded on first access: name -> module.
 _LAZY: dict[str, str] = {
-    "decrypt_file": "secretsafe.sops",
-    "encrypt_file": "secretsafe.sops",
+    "decrypt_file": "secretsafe.envfile",
+    "encrypt_file": "secretsafe.envfile",
+    "load": "secretsafe.schemas.loader",
+    "check": "secretsafe.schemas.loader",
+    "Settings": "secretsafe.schemas.settings",
 }
 
 if TYPE_CHECKING:
-    from secretsafe.sops import decrypt_file, encrypt_file
+    from secretsafe.envfile import decrypt_file, encrypt_file
+    from secretsafe.schemas.loader import check, load
+    from secretsafe.schemas.settings import Settings
 
 __all__ = [
     "AuditFailed",
@@ -69,6 +74,7 @@ __all__ = [
     "Secret",
     "SecretValues",
     "SecretsafeError",
+    "Settings",
     "SopsBinaryError",
     "UnsupportedError",
     "UsageError",
@@ -80,8 +86,10 @@ __all__ = [
     "VaultSealed",
     "VaultUnreachable",
     "__version__",
+    "check",
     "decrypt_file",
     "encrypt_file",
+    "load",
 ]
 
 

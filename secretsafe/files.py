@@ -10,8 +10,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
-from pathlib import Path
 
 from secretsafe.errors import FileError, InsecurePermissions
 
@@ -21,6 +19,7 @@ __all__ = [
     "check_private",
     "read_bytes",
     "read_text",
+    "remove_if_killed",
 ]
 
 #: Refuse inputs larger than this: an env file is small; a huge one is a mistake or an attack.
@@ -31,9 +30,10 @@ SECRET_MODE = 0o600
 
 def read_bytes(path: str | os.PathLike[str], *, what: str = "file") -> bytes:
     """Read a regular file, translating OS errors into one clear :class:`FileError`."""
-    p = Path(path)
+    # os-level calls, not pathlib: this runs on `secretsafe run`'s start-up path.
+    p = os.fspath(path)
     try:
-        with p.open("rb") as fh:
+        with open(p, "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise FileError(f"{p}: not a regular file", hint=f"pass the path of a {what}")
@@ -92,7 +92,9 @@ def atomic_write(
     ``mode``: the new file's permissions; by default an existing file keeps its mode and a new
     one gets 0600 (everything secretsafe writes may hold secrets or keys).
     """
-    p = Path(path)
+    import tempfile
+
+    p = os.fspath(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if mode is None:
         try:
@@ -101,11 +103,12 @@ def atomic_write(
             mode = SECRET_MODE
         except OSError as exc:
             raise FileError(f"{p}: cannot stat ({exc.strerror})") from None
-    directory = p.parent if str(p.parent) else Path(".")
+    directory, name = os.path.split(p)
+    directory = directory or "."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     except PermissionError:
-        raise FileError(f"{directory}: permission denied, cannot write {p.name}") from None
+        raise FileError(f"{directory}: permission denied, cannot write {name}") from None
     except FileNotFoundError:
         raise FileError(f"{directory}: no such directory") from None
     try:
@@ -126,7 +129,7 @@ def atomic_write(
     _fsync_dir(directory)
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str) -> None:
     # Makes the rename durable; not all filesystems allow opening a directory.
     with contextlib.suppress(OSError):
         dfd = os.open(directory, os.O_RDONLY)
@@ -134,3 +137,67 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+class _Watchdog:
+    """Handle of :func:`remove_if_killed`; :meth:`close` when the directory is removed."""
+
+    def __init__(self, pid: int | None, fd: int | None) -> None:
+        self._pid = pid
+        self._fd = fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._pid is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._pid, 0)
+            self._pid = None
+
+
+def remove_if_killed(directory: str | os.PathLike[str]) -> _Watchdog:
+    """Remove ``directory`` even if this process dies without running its ``finally``
+    blocks (``kill -9``, OOM killer): a forked watchdog waits on a pipe whose write end only
+    this process holds; the kernel closes it on any exit, and the watchdog then removes the
+    directory. For plaintext that has to touch the disk (``edit``). Call ``close()`` after
+    removing the directory normally. Without ``fork`` this does nothing.
+    """
+    import shutil
+
+    target = os.fspath(directory)
+    if not hasattr(os, "fork"):  # pragma: no cover - not POSIX
+        return _Watchdog(None, None)
+    read_end, write_end = os.pipe()  # close-on-exec: an editor child does not inherit it
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return _Watchdog(None, None)
+    if pid == 0:  # pragma: no cover - the watchdog (coverage cannot see forked children)
+        try:
+            os.close(write_end)
+            os.setsid()  # Ctrl-C in the terminal must not stop the watchdog first
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)  # do not hold the caller's pipes open
+            _close_inherited(keep=read_end)  # nor its locks and sockets
+            while os.read(read_end, 1):
+                pass
+            shutil.rmtree(target, ignore_errors=True)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    return _Watchdog(pid, write_end)
+
+
+def _close_inherited(*, keep: int) -> None:
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # pragma: no cover - no /proc
+        fds = list(range(3, 256))
+    for fd in fds:
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)

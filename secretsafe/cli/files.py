@@ -1,0 +1,196 @@
+"""``secretsafe encrypt | decrypt | edit | set | unset | rotate | recipients``.
+
+Each command parses its arguments, calls :mod:`secretsafe.envfile` and prints; errors are
+raised and turned into one line and an exit code by :func:`secretsafe.cli.main`.
+Status lines go to stderr so that stdout carries only what a command outputs (``decrypt``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from secretsafe.errors import UsageError
+
+__all__ = ["decrypt", "edit", "encrypt", "recipients", "rotate", "set_", "unset"]
+
+_backend_option = click.option(
+    "--backend",
+    type=click.Choice(["auto", "native", "sops"]),
+    default="auto",
+    show_default=True,
+    help="native: in process; sops: the sops binary; auto: native, sops when needed.",
+)
+
+
+@click.command()
+@click.argument("file", default=".env", metavar="[FILE]")
+@click.option("-o", "--output", metavar="DST", help="Where to write (default: FILE.enc).")
+@click.option(
+    "-r",
+    "--recipient",
+    "recipient_list",
+    multiple=True,
+    metavar="AGE1...",
+    help="Encrypt for this age recipient (repeatable). Default: .sops.yaml, else your key.",
+)
+@click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+@_backend_option
+def encrypt(
+    file: str, output: str | None, recipient_list: tuple[str, ...], force: bool, backend: str
+) -> None:
+    """Encrypt a plaintext .env FILE (default .env) to FILE.enc (SOPS dotenv format)."""
+    from secretsafe.envfile import encrypt_file
+
+    dst = encrypt_file(
+        file, output, recipients=list(recipient_list) or None, backend=backend, force=force
+    )
+    click.echo(f"encrypted {file} -> {dst}", err=True)
+    click.echo(
+        f"commit {dst}; keep {file} out of git, or delete it: secretsafe decrypt {dst}",
+        err=True,
+    )
+
+
+@click.command()
+@click.argument("file", default=".env.enc", metavar="[FILE]")
+@click.option("-o", "--output", metavar="DST", help="Write the plaintext here (mode 0600).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["dotenv", "json", "sops"]),
+    default="dotenv",
+    show_default=True,
+    help="dotenv: quoted .env; json: an object; sops: what `sops decrypt` prints.",
+)
+@_backend_option
+def decrypt(file: str, output: str | None, fmt: str, backend: str) -> None:
+    """Decrypt FILE (default .env.enc) to stdout, or to DST with -o."""
+    from secretsafe.envfile import decrypt_document, render, write_plaintext
+
+    if output is not None:
+        write_plaintext(file, output, fmt=fmt, backend=backend)  # type: ignore[arg-type]
+        click.echo(f"decrypted {file} -> {output} (mode 0600)", err=True)
+        return
+    _, doc = decrypt_document(file, backend=backend)
+    sys.stdout.write(render(doc, fmt=fmt))  # type: ignore[arg-type]
+    sys.stdout.flush()
+
+
+@click.command()
+@click.argument("file")
+@click.option("--editor", metavar="CMD", help="Editor command (default: $VISUAL, $EDITOR, vi).")
+@_backend_option
+def edit(file: str, editor: str | None, backend: str) -> None:
+    """Edit the decrypted FILE in $EDITOR; re-encrypt it if it changed."""
+    from secretsafe.envfile import edit_file
+
+    changed = edit_file(file, editor=editor, backend=backend)
+    click.echo(f"{file}: {'saved' if changed else 'no changes'}", err=True)
+
+
+@click.command(name="set")
+@click.argument("file")
+@click.argument("key")
+@_backend_option
+def set_(file: str, key: str, backend: str) -> None:
+    """Set KEY in FILE to the value read from stdin (never from argv).
+
+    \b
+    One trailing newline is removed, so `echo value | secretsafe set F KEY` works.
+    Example: printf %s "$TOKEN" | secretsafe set .env.enc API_TOKEN
+    """
+    from secretsafe.envfile import set_value
+
+    value = _read_stdin_value()
+    new = set_value(file, key, value, backend=backend)
+    click.echo(f"{file}: {'added' if new else 'updated'} {key}", err=True)
+
+
+def _read_stdin_value() -> str:
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise UsageError(
+            "the value is read from stdin, and stdin is a terminal",
+            hint='pipe it in: printf %s "$VALUE" | secretsafe set FILE KEY',
+        )
+    data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode()
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the value on stdin is not valid UTF-8") from None
+    if value.endswith("\r\n"):
+        return value[:-2]
+    return value.removesuffix("\n")
+
+
+@click.command()
+@click.argument("file")
+@click.argument("key")
+@_backend_option
+def unset(file: str, key: str, backend: str) -> None:
+    """Remove KEY from FILE."""
+    from secretsafe.envfile import unset_value
+
+    unset_value(file, key, backend=backend)
+    click.echo(f"{file}: removed {key}", err=True)
+
+
+@click.command()
+@click.argument("file")
+@_backend_option
+def rotate(file: str, backend: str) -> None:
+    """Re-encrypt FILE under a new data key (same recipients)."""
+    from secretsafe.envfile import rotate as rotate_file
+
+    rotate_file(file, backend=backend)
+    click.echo(f"{file}: rotated the data key", err=True)
+
+
+@click.group()
+def recipients() -> None:
+    """List, add or remove the age recipients of an encrypted file."""
+
+
+@recipients.command(name="list")
+@click.argument("file")
+def list_(file: str) -> None:
+    """Print FILE's age recipients, one a line (key groups separated by a blank line)."""
+    from secretsafe.envfile import list_recipients
+
+    groups = list_recipients(file)
+    click.echo("\n\n".join("\n".join(g) for g in groups))
+
+
+@recipients.command()
+@click.argument("file")
+@click.argument("recipient", nargs=-1, required=True)
+@click.option(
+    "--group", type=click.IntRange(min=1), default=1, show_default=True, help="Key group."
+)
+@_backend_option
+def add(file: str, recipient: tuple[str, ...], group: int, backend: str) -> None:
+    """Re-encrypt FILE so that RECIPIENT(s) can decrypt it too."""
+    from secretsafe.envfile import add_recipients
+
+    added = add_recipients(file, list(recipient), group=group - 1, backend=backend)
+    if added:
+        click.echo(f"{file}: added {', '.join(added)}", err=True)
+    else:
+        click.echo(f"{file}: already a recipient; re-encrypted under a new data key", err=True)
+
+
+@recipients.command()
+@click.argument("file")
+@click.argument("recipient", nargs=-1, required=True)
+@_backend_option
+def remove(file: str, recipient: tuple[str, ...], backend: str) -> None:
+    """Re-encrypt FILE without RECIPIENT(s), under a new data key.
+
+    Old copies (git history) stay readable by the removed key: change the values too.
+    """
+    from secretsafe.envfile import remove_recipients
+
+    remove_recipients(file, list(recipient), backend=backend)
+    click.echo(f"{file}: removed {', '.join(recipient)}", err=True)

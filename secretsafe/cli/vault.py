@@ -1,0 +1,385 @@
+"""`secretsafe vault ...`: push, pull, diff, dev (here) and bootstrap, unseal (lazy)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from secretsafe.cli.app import LazyGroup
+from secretsafe.errors import DriftDetected, SecretsafeError, UsageError
+from secretsafe.secret import SecretValues
+
+if TYPE_CHECKING:
+    from secretsafe.vault.client import VaultClient
+    from secretsafe.vault.sync import Outcome, Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SUBCOMMANDS = {
+    "bootstrap": "secretsafe.cli.vault_bootstrap:bootstrap",
+    "unseal": "secretsafe.cli.vault_bootstrap:unseal",
+}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
+def vault() -> None:
+    """Vault / OpenBao: push, pull and diff env files; bootstrap a server; a local dev server.
+
+    Connection: VAULT_ADDR or BAO_ADDR; token from VAULT_TOKEN, BAO_TOKEN, AppRole
+    (VAULT_ROLE_ID + VAULT_SECRET_ID), ~/.vault-token or the OS keyring.
+    """
+
+
+def connection_options(fn: F) -> F:
+    """--addr, --namespace, --ca-cert, --timeout, --retries."""
+    options = [
+        click.option("--addr", help="Server address (default: VAULT_ADDR, then BAO_ADDR)."),
+        click.option("--namespace", help="Vault namespace (default: VAULT_NAMESPACE)."),
+        click.option(
+            "--ca-cert",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="CA bundle to trust (default: VAULT_CACERT). TLS is always verified.",
+        ),
+        click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds."),
+        click.option(
+            "--retries",
+            type=click.IntRange(0, 10),
+            default=3,
+            show_default=True,
+            help="Retries on connection failure, 5xx, sealed, standby redirects.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _connect(opts: dict[str, Any]) -> VaultClient:
+    from secretsafe.vault.client import connect
+
+    return connect(
+        addr=opts["addr"],
+        namespace=opts["namespace"],
+        ca_cert=opts["ca_cert"],
+        timeout=opts["timeout"],
+        retries=opts["retries"],
+    )
+
+
+def _pop_connection(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in ("addr", "namespace", "ca_cert", "timeout", "retries")}
+
+
+def _target_options(fn: F) -> F:
+    fn = click.option(
+        "--mapping",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML file mapping env files to paths: handle them all at once.",
+    )(fn)
+    fn = click.option("--mount", default="secret", show_default=True, help="KV v2 mount.")(fn)
+    return click.option("--path", "vault_path", help="KV path, e.g. apps/api/prod.")(fn)
+
+
+def _layout_option(default: str | None) -> Callable[[F], F]:
+    return click.option(
+        "--layout",
+        type=click.Choice(["flat", "sections"]),
+        default=default,
+        show_default=default is not None,
+        help="flat: every variable at --path; sections: SECTION__FIELD -> PATH/section, field.",
+    )
+
+
+def _need_target(
+    file: Path | None, vault_path: str | None, mapping: Path | None, *, file_ok: bool
+) -> None:
+    if mapping is not None:
+        if vault_path is not None or file is not None:
+            raise UsageError("--mapping replaces FILE and --path; pass one or the other")
+        return
+    if vault_path is None:
+        raise UsageError("missing --path", hint="e.g. --path apps/api/prod, or --mapping FILE")
+    if file_ok and file is None:
+        raise UsageError("missing FILE", hint="the encrypted env file, e.g. .env.prod.enc")
+
+
+def _print_plan(p: Plan, *, push: bool, prefix: str = "") -> None:
+    for line in p.lines(push=push):
+        click.echo(f"{prefix}{line}")
+
+
+def _many_report(outcomes: Sequence[Outcome], verb: str) -> None:
+    failed = [o for o in outcomes if o.error is not None]
+    for o in failed:
+        click.echo(f"{o.entry.file}: {o.error}", err=True)
+    if failed:
+        first = failed[0].error
+        assert first is not None  # noqa: S101 - filtered above
+        raise type(first)(
+            f"{len(failed)} of {len(outcomes)} {verb} failed (first: {failed[0].entry.file})",
+            hint="the others completed; see the lines above",
+        )
+
+
+@vault.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@_target_options
+@_layout_option("flat")
+@click.option("--prune", is_flag=True, help="Remove keys that are not in the file.")
+@click.option("--dry-run", is_flag=True, help="Show the plan by variable name; change nothing.")
+@click.option(
+    "--max-pairs",
+    type=click.IntRange(1),
+    default=498,
+    show_default=True,
+    help="Most key/value pairs per write (the server's JSON limit).",
+)
+@connection_options
+def push(
+    *,
+    file: Path | None,
+    vault_path: str | None,
+    mount: str,
+    mapping: Path | None,
+    layout: str,
+    prune: bool,
+    dry_run: bool,
+    max_pairs: int,
+    **kwargs: Any,
+) -> None:
+    """Decrypt FILE in memory and write its values to KV v2 at --path (check-and-set)."""
+    from secretsafe.vault import sync
+
+    _need_target(file, vault_path, mapping, file_ok=True)
+    opts = _pop_connection(kwargs)
+    if mapping is not None:
+        entries = sync.load_mapping(mapping)
+        with _connect(opts) as client:
+            outcomes = sync.push_many(client, entries, prune=prune, dry_run=dry_run)
+        for o in outcomes:
+            if isinstance(o.result, sync.PushResult):
+                _report_push(o.result, label=f"{o.entry.file} -> ")
+        _many_report(outcomes, "pushes")
+        return
+    assert file is not None  # noqa: S101 - checked above
+    assert vault_path is not None  # noqa: S101 - checked above
+    with _connect(opts) as client:
+        result = sync.push_file(
+            client,
+            file,
+            path=vault_path,
+            mount=mount,
+            layout=layout,  # type: ignore[arg-type]
+            prune=prune,
+            dry_run=dry_run,
+            max_pairs=max_pairs,
+        )
+    _report_push(result, label="")
+
+
+def _report_push(result: Any, *, label: str) -> None:
+    p = result.plan
+    where = f"{p.mount}/{p.path}"
+    prefix = f"{label}" if label else ""
+    _print_plan(p, push=True, prefix=prefix)
+    if result.dry_run:
+        click.echo(f"{prefix}dry run: {where}: {p.summary()}; nothing written")
+    elif not result.versions:
+        click.echo(f"{prefix}{where}: up to date ({p.summary()})")
+    else:
+        versions = ", ".join(f"{path} v{v}" for path, v in sorted(result.versions.items()))
+        click.echo(f"{prefix}pushed to {p.mount}: {versions} ({p.summary()})")
+    for warning in result.warnings:
+        click.echo(f"secretsafe: warning: {warning}", err=True)
+
+
+@vault.command()
+@_target_options
+@_layout_option(None)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Encrypted SOPS file to write (0600, atomic).",
+)
+@click.option("--version", "version", type=click.IntRange(1), help="Pull this KV version.")
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    help="age recipient (repeatable; default: .sops.yaml rules, else your own keys).",
+)
+@connection_options
+def pull(
+    *,
+    vault_path: str | None,
+    mount: str,
+    mapping: Path | None,
+    layout: str | None,
+    output: Path | None,
+    version: int | None,
+    recipients: tuple[str, ...],
+    **kwargs: Any,
+) -> None:
+    """Read --path and encrypt it straight to a SOPS file; plaintext never touches disk."""
+    from secretsafe.vault import sync
+
+    _need_target(None, vault_path, mapping, file_ok=False)
+    opts = _pop_connection(kwargs)
+    if mapping is not None:
+        if output is not None or version is not None:
+            raise UsageError("--mapping writes each mapped file; drop -o/--version")
+        entries = sync.load_mapping(mapping)
+        with _connect(opts) as client:
+            outcomes = sync.pull_many(client, entries, recipients=recipients or None)
+        for o in outcomes:
+            if isinstance(o.result, SecretValues):
+                where = f"{o.entry.mount}/{o.entry.path}"
+                click.echo(f"{where} -> {o.entry.file} ({len(o.result)} variables)")
+        _many_report(outcomes, "pulls")
+        return
+    if output is None:
+        raise UsageError("missing -o/--output", hint="e.g. -o .env.prod.enc")
+    assert vault_path is not None  # noqa: S101 - checked above
+    with _connect(opts) as client:
+        values = sync.pull_to_file(
+            client,
+            output,
+            path=vault_path,
+            mount=mount,
+            layout=layout,  # type: ignore[arg-type]
+            version=version,
+            recipients=recipients or None,
+        )
+    click.echo(f"{mount.strip('/')}/{vault_path.strip('/')} -> {output} ({len(values)} variables)")
+
+
+@vault.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@_target_options
+@_layout_option("flat")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@connection_options
+def diff(
+    *,
+    file: Path | None,
+    vault_path: str | None,
+    mount: str,
+    mapping: Path | None,
+    layout: str,
+    fmt: str,
+    **kwargs: Any,
+) -> None:
+    """Compare FILE with --path by variable name (values compared, never shown).
+
+    Exit 0 when equal, 4 on drift.
+    """
+    from secretsafe.vault import sync
+
+    _need_target(file, vault_path, mapping, file_ok=True)
+    opts = _pop_connection(kwargs)
+    plans: list[tuple[str, Plan]] = []
+    if mapping is not None:
+        entries = sync.load_mapping(mapping)
+        with _connect(opts) as client:
+            outcomes = sync.diff_many(client, entries)
+        for o in outcomes:
+            if isinstance(o.result, sync.Plan):
+                plans.append((str(o.entry.file), o.result))
+        _emit_diff(plans, fmt)
+        _many_report(outcomes, "diffs")
+    else:
+        assert file is not None  # noqa: S101 - checked above
+        assert vault_path is not None  # noqa: S101 - checked above
+        with _connect(opts) as client:
+            p = sync.diff_file(
+                client,
+                file,
+                path=vault_path,
+                mount=mount,
+                layout=layout,  # type: ignore[arg-type]
+            )
+        plans.append((str(file), p))
+        _emit_diff(plans, fmt)
+    drifted = [name for name, p in plans if p.drift]
+    if drifted:
+        raise DriftDetected(
+            f"drift between {', '.join(drifted)} and Vault",
+            hint="`secretsafe vault push` (or pull) to reconcile",
+        )
+
+
+def _emit_diff(plans: Sequence[tuple[str, Plan]], fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        doc = [
+            {
+                "file": name,
+                "mount": p.mount,
+                "path": p.path,
+                "added": list(p.added),
+                "changed": list(p.changed),
+                "only_in_vault": list(p.removed),
+                "unchanged": len(p.unchanged),
+                "drift": p.drift,
+            }
+            for name, p in plans
+        ]
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for name, p in plans:
+        label = f"{name} vs {p.mount}/{p.path}"
+        if not p.drift:
+            click.echo(f"{label}: no drift ({len(p.unchanged)} variables)")
+            continue
+        click.echo(f"{label}:")
+        for n in p.added:
+            click.echo(f"  + {n} (only in the file)")
+        for n in p.changed:
+            click.echo(f"  ~ {n} (values differ)")
+        for n in p.removed:
+            click.echo(f"  - {n} (only in Vault)")
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+@vault.command()
+@click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (default: free).")
+def dev(port: int | None) -> None:
+    """Run a local OpenBao dev server (in memory) until Ctrl-C.
+
+    Prints the two lines to export. The token stays out of ~/.vault-token.
+    """
+    from secretsafe.vault.dev import start_dev_server
+
+    server = start_dev_server(port=port)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        for line in server.export_lines():
+            click.echo(line)
+        click.echo(
+            f"# OpenBao dev server (pid {server.pid}), kv-v2 at secret/; in memory, for "
+            "development only. Ctrl-C stops it.",
+            err=True,
+        )
+        sys.stdout.flush()
+        code = server.process.wait()
+        raise SecretsafeError(f"the dev server exited (status {code})")
+    except (_Terminated, KeyboardInterrupt):
+        click.echo("# stopping the dev server", err=True)
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,96 @@
+"""``secretsafe run``: decrypt in memory, merge into the environment, exec the command.
+
+Precedence (the same as ``dotenvx run`` and docker compose's ``.env`` handling):
+
+- later ``-f`` files win over earlier ones;
+- by default a variable already set in the environment wins over every file, so
+  ``DEBUG=1 secretsafe run -- app`` works as people expect;
+- with ``--override`` the files win over the environment (dotenvx ``--overload``).
+
+The command replaces the secretsafe process (``execvpe``): signals from a container runtime or
+a terminal reach the app directly, and its exit code is the exit code. The plaintext values
+exist only in this process's memory and then in the app's environment, never on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
+from secretsafe.errors import CommandError, CommandNotFound, UsageError
+
+__all__ = ["DEFAULT_FILE", "build_environment", "default_files", "exec_command"]
+
+#: Used when ``run`` gets no ``-f``: the file ``secretsafe encrypt .env`` writes.
+DEFAULT_FILE = ".env.enc"
+
+
+def default_files() -> list[str]:
+    """``[".env.enc"]`` when it exists in the current directory; else a :class:`UsageError`."""
+    if os.path.isfile(DEFAULT_FILE):
+        return [DEFAULT_FILE]
+    raise UsageError(
+        f"no -f FILE given and no {DEFAULT_FILE} in the current directory",
+        hint="pass -f path/to/.env.enc",
+    )
+
+
+def build_environment(
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    base_env: Mapping[str, str],
+    override: bool = False,
+    backend: str = "auto",
+) -> dict[str, str]:
+    """The child's environment: ``base_env`` merged with the decrypted ``files``."""
+    from secretsafe.sops import decrypt_file
+
+    from_files: dict[str, str] = {}
+    identities = None
+    for path in files:
+        if identities is None:
+            from secretsafe.keys import discover
+
+            # Discover once for every file (a key command or keyring lookup is not free).
+            identities = discover()
+        values = decrypt_file(path, identities=identities, backend=backend)
+        from_files.update(values.reveal())
+    if override:
+        return {**base_env, **from_files}
+    return {**from_files, **base_env}
+
+
+def check_schema(spec: str, env: Mapping[str, str]) -> None:
+    """Validate ``env`` against the schema ``spec`` before the app starts."""
+    try:
+        from secretsafe.schemas import check
+    except ImportError:
+        raise UsageError(
+            "--schema is not available in this build (secretsafe.schemas is missing)"
+        ) from None
+    check(spec, env).raise_for_problems()
+
+
+def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """Replace this process with ``argv``, looked up on ``env``'s PATH, in ``env``."""
+    if not argv:
+        raise UsageError("no command to run", hint="secretsafe run -f FILE -- CMD [ARGS]")
+    command = argv[0]
+    if os.sep not in command:
+        import shutil
+
+        found = shutil.which(command, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise CommandNotFound(f"{command}: command not found", hint="check PATH")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command, list(argv), dict(env))  # noqa: S606 - argv list, no shell
+    except FileNotFoundError:
+        raise CommandNotFound(f"{command}: command not found", hint="check PATH") from None
+    except PermissionError:
+        raise CommandError(f"{command}: permission denied (not executable)") from None
+    except OSError as exc:
+        raise CommandError(f"{command}: cannot execute ({exc.strerror})") from None

@@ -1,0 +1,285 @@
+"""KV v2 primitives: read with version, write with check-and-set, merge-patch, custom metadata,
+and :func:`apply` -- replace a secret's data atomically, splitting when request limits require.
+
+Request limits: OpenBao/Vault refuse a JSON body with more than 1,000 strings by default. A
+check-and-set write ``{"data": {...}, "options": {"cas": N}}`` spends 3 of them, so one write
+holds at most 498 key/value pairs (measured; :data:`MAX_PAIRS`).
+
+How :func:`apply` splits, so that a failed apply changes nothing:
+
+1. final data within ``max_pairs``: one ``POST data/P`` with ``cas`` = the version read first
+   (all or nothing; a concurrent writer makes it fail with :class:`VaultConflict`);
+2. larger: only the *differences* are sent, as JSON merge-patches (``PATCH data/P``, a ``null``
+   removes a key) of at most ``max_pairs`` entries each, chained with ``cas`` = version read,
+   then +1 per patch. Usually the differences fit in one patch: still a single atomic write.
+   When they do not, intermediate versions mix old and new values key by key; if a later patch
+   fails, the patches already applied are reverted by patches restoring the old values (again
+   with chained ``cas``), and the original error is raised. A new secret too large for one
+   write is created from the first chunk and, on failure, deleted with all its versions.
+   Patching needs the ``patch`` capability on ``P``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from secretsafe.errors import SecretsafeError, VaultError, VaultNotFound
+from secretsafe.secret import SecretValues
+from secretsafe.vault.client import VaultClient
+
+__all__ = [
+    "DEFAULT_MOUNT",
+    "MAX_PAIRS",
+    "KvSecret",
+    "apply",
+    "delete_all",
+    "list_keys",
+    "patch_secret",
+    "read_secret",
+    "same_value",
+    "set_custom_metadata",
+    "write_secret",
+]
+
+DEFAULT_MOUNT = "secret"
+MAX_PAIRS = 498
+
+
+@dataclass(frozen=True)
+class KvSecret:
+    """What a path holds. ``version`` 0 and ``exists`` False: nothing was ever written (or all
+    versions were destroyed). A soft-deleted latest version has ``exists`` True, empty data."""
+
+    path: str
+    data: SecretValues = field(repr=True)
+    version: int
+    custom_metadata: Mapping[str, str]
+    exists: bool
+
+
+def same_value(a: str, b: str) -> bool:
+    """Constant-time comparison, so a diff leaks no timing about values."""
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def _to_text(value: Any) -> str:
+    # KV holds JSON; env values are strings. Scalars map to their JSON spelling (true, 5),
+    # null to an empty string, nested objects to compact JSON.
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _clean(path: str) -> str:
+    return path.strip("/")
+
+
+def _label(mount: str, path: str) -> str:
+    return f"{_clean(mount)}/{_clean(path)}"
+
+
+def read_secret(
+    client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT, version: int | None = None
+) -> KvSecret:
+    """Read ``path`` (latest, or ``version``). A missing secret is ``exists=False``; a missing
+    mount or a missing ``version`` raise :class:`VaultNotFound`."""
+    kv = client.hvac.secrets.kv.v2
+    try:
+        resp = client.call(
+            kv.read_secret_version,
+            _clean(path),
+            version=version,
+            mount_point=_clean(mount),
+            raise_on_deleted_version=False,
+            path=_label(mount, path),
+        )
+    except VaultNotFound as exc:
+        if version is not None or "mounted" in exc.message:
+            if version is not None and "mounted" not in exc.message:
+                raise VaultNotFound(
+                    f"no version {version} at {_label(mount, path)}",
+                    hint="list versions with `bao kv metadata get`",
+                ) from None
+            raise
+        return KvSecret(_clean(path), SecretValues(), 0, {}, exists=False)
+    data = resp.get("data") or {}
+    meta = data.get("metadata") or {}
+    raw = data.get("data") or {}
+    if not isinstance(raw, dict):
+        raw = {}
+    custom = meta.get("custom_metadata") or {}
+    return KvSecret(
+        path=_clean(path),
+        data=SecretValues({str(k): _to_text(v) for k, v in raw.items()}),
+        version=int(meta.get("version") or 0),
+        custom_metadata={str(k): str(v) for k, v in custom.items()},
+        exists=True,
+    )
+
+
+def write_secret(
+    client: VaultClient,
+    path: str,
+    data: Mapping[str, str],
+    *,
+    mount: str = DEFAULT_MOUNT,
+    cas: int,
+) -> int:
+    """Replace the data at ``path`` if its current version is ``cas`` (0: must not exist).
+    Returns the new version."""
+    kv = client.hvac.secrets.kv.v2
+    resp = client.call(
+        kv.create_or_update_secret,
+        _clean(path),
+        secret=dict(data),
+        cas=cas,
+        mount_point=_clean(mount),
+        path=_label(mount, path),
+    )
+    return int(resp["data"]["version"])
+
+
+def patch_secret(
+    client: VaultClient,
+    path: str,
+    changes: Mapping[str, str | None],
+    *,
+    mount: str = DEFAULT_MOUNT,
+    cas: int,
+) -> int:
+    """JSON merge-patch ``path`` (``None`` removes a key) if its version is ``cas``."""
+    url = f"/v1/{_clean(mount)}/data/{_clean(path)}"
+    body = {"data": dict(changes), "options": {"cas": cas}}
+    resp = client.call(
+        client.hvac.adapter.request,
+        "PATCH",
+        url,
+        json=body,
+        headers={"Content-Type": "application/merge-patch+json"},
+        path=_label(mount, path),
+    )
+    if not isinstance(resp, dict):
+        raise VaultError(f"unexpected answer to a patch at {_label(mount, path)}")
+    return int(resp["data"]["version"])
+
+
+def set_custom_metadata(
+    client: VaultClient, path: str, metadata: Mapping[str, str], *, mount: str = DEFAULT_MOUNT
+) -> None:
+    """Set the path's custom metadata (other metadata settings are left as they are)."""
+    url = f"/v1/{_clean(mount)}/metadata/{_clean(path)}"
+    client.call(
+        client.hvac.adapter.post,
+        url,
+        json={"custom_metadata": dict(metadata)},
+        path=f"{_clean(mount)}/metadata/{_clean(path)}",
+    )
+
+
+def delete_all(client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT) -> None:
+    """Delete ``path`` with all its versions and metadata."""
+    kv = client.hvac.secrets.kv.v2
+    client.call(
+        kv.delete_metadata_and_all_versions,
+        _clean(path),
+        mount_point=_clean(mount),
+        path=f"{_clean(mount)}/metadata/{_clean(path)}",
+    )
+
+
+def list_keys(client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT) -> list[str]:
+    """Names directly under ``path`` (folders end in ``/``); empty when there are none."""
+    kv = client.hvac.secrets.kv.v2
+    try:
+        resp = client.call(
+            kv.list_secrets,
+            _clean(path),
+            mount_point=_clean(mount),
+            path=f"{_clean(mount)}/metadata/{_clean(path)}",
+        )
+    except VaultNotFound as exc:
+        if "mounted" in exc.message:
+            raise
+        return []
+    keys = (resp.get("data") or {}).get("keys") or []
+    return [str(k) for k in keys]
+
+
+def _chunks(items: list[tuple[str, str | None]], size: int) -> Iterator[dict[str, str | None]]:
+    for start in range(0, len(items), size):
+        yield dict(items[start : start + size])
+
+
+def apply(
+    client: VaultClient,
+    current: KvSecret,
+    desired: Mapping[str, str],
+    *,
+    mount: str = DEFAULT_MOUNT,
+    max_pairs: int = MAX_PAIRS,
+) -> int:
+    """Make ``current.path`` hold exactly ``desired``, guarded by ``current.version``.
+
+    Returns the new version. See the module docstring for how large secrets are split and
+    rolled back.
+    """
+    if max_pairs < 1:
+        raise ValueError("max_pairs must be positive")
+    path = current.path
+    if len(desired) <= max_pairs:
+        return write_secret(client, path, desired, mount=mount, cas=current.version)
+
+    old = current.data
+    changes: list[tuple[str, str | None]] = [
+        (k, v) for k, v in desired.items() if k not in old or not same_value(old[k], v)
+    ]
+    changes += [(k, None) for k in old if k not in desired]
+    if not changes:
+        return current.version
+
+    version = current.version
+    created = False
+    applied: list[dict[str, str | None]] = []
+    try:
+        if not current.exists or version == 0:
+            first = dict(list(desired.items())[:max_pairs])
+            version = write_secret(client, path, first, mount=mount, cas=version)
+            created = True
+            changes = [(k, v) for k, v in changes if k not in first]
+        for chunk in _chunks(changes, max_pairs):
+            version = patch_secret(client, path, chunk, mount=mount, cas=version)
+            applied.append(chunk)
+    except SecretsafeError:
+        _undo(client, path, mount=mount, old=old, applied=applied, created=created, version=version)
+        raise
+    return version
+
+
+def _undo(
+    client: VaultClient,
+    path: str,
+    *,
+    mount: str,
+    old: Mapping[str, str],
+    applied: list[dict[str, str | None]],
+    created: bool,
+    version: int,
+) -> None:
+    """Best effort: put back what :func:`apply` changed before it failed."""
+    try:
+        if created:
+            delete_all(client, path, mount=mount)
+            return
+        for chunk in reversed(applied):
+            restore = {k: old.get(k) for k in chunk}
+            version = patch_secret(client, path, restore, mount=mount, cas=version)
+    except SecretsafeError:
+        # The original error is what the user needs; a failed undo leaves versions that
+        # `bao kv rollback` can reverse.
+        return

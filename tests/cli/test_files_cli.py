@@ -1,0 +1,207 @@
+"""encrypt / decrypt / edit / set / unset / rotate / recipients through the real console
+script: output, exit codes, files left untouched on failure, and the canary never leaking."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AgeKey
+
+SECRETSAFE = str(Path(sys.executable).parent / "secretsafe")
+CANARY = "canary-cli-9d2e-top-secret"
+
+
+def ss(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(
+        [SECRETSAFE, *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        env=env if env is not None else dict(os.environ),
+        timeout=60,
+        check=False,
+    )
+    if r.returncode != 0:
+        assert "Traceback" not in r.stderr
+    return r
+
+
+@pytest.fixture
+def work(tmp_path: Path, age_key: AgeKey) -> Path:
+    (tmp_path / ".env").write_text(f"# app\nTOKEN={CANARY}\nHOST=localhost\n")
+    return tmp_path
+
+
+def _tmp_leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("secretsafe-*")}
+
+
+@pytest.mark.parametrize("backend", ["native", "sops"])
+def test_encrypt_decrypt_formats(work: Path, backend: str) -> None:
+    r = ss("encrypt", "--backend", backend, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert CANARY not in r.stdout + r.stderr
+    enc = work / ".env.enc"
+    assert stat.S_IMODE(enc.stat().st_mode) == 0o600
+    r = ss("decrypt", "--backend", backend, cwd=work)
+    assert (r.returncode, r.stdout) == (0, f"# app\nTOKEN={CANARY}\nHOST=localhost\n")
+    r = ss("decrypt", "--format", "json", ".env.enc", cwd=work)
+    assert json.loads(r.stdout) == {"TOKEN": CANARY, "HOST": "localhost"}
+    r = ss("decrypt", "-o", "plain.env", cwd=work)
+    assert r.returncode == 0
+    assert r.stdout == ""
+    assert stat.S_IMODE((work / "plain.env").stat().st_mode) == 0o600
+    assert CANARY not in r.stderr
+
+
+def test_failure_exit_codes(work: Path, other_age_key: AgeKey, sops_bin: Path) -> None:
+    assert ss("encrypt", cwd=work).returncode == 0
+    enc = work / ".env.enc"
+    before = enc.read_bytes()
+    results = []
+    # already exists / already encrypted
+    results.append((ss("encrypt", cwd=work), 10))
+    results.append((ss("encrypt", ".env.enc", "-o", "x.enc", cwd=work), 13))
+    # missing file, not a sops file
+    results.append((ss("decrypt", "missing.enc", cwd=work), 10))
+    results.append((ss("decrypt", ".env", cwd=work), 13))
+    # wrong key
+    wrong = {**os.environ, "SOPS_AGE_KEY_FILE": str(other_age_key.key_file)}
+    results.append((ss("decrypt", cwd=work, env=wrong), 21))
+    # no identity at all
+    none = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_AGE")}
+    results.append((ss("decrypt", cwd=work, env=none), 20))
+    # malformed .env, with its line number
+    (work / "bad.env").write_text(f"A=1\nbroken {CANARY}\n")
+    bad = ss("encrypt", "bad.env", cwd=work)
+    results.append((bad, 12))
+    assert "bad.env:2" in bad.stderr
+    # unrepresentable value
+    (work / "bs.env").write_text("P='a\\nb'\n")
+    results.append((ss("encrypt", "bs.env", cwd=work), 13))
+    # unset of a missing key
+    results.append((ss("unset", ".env.enc", "NOPE", cwd=work), 2))
+    for r, code in results:
+        assert r.returncode == code, (r.args, r.stderr)
+        assert r.stderr.startswith("secretsafe: error: ")
+        assert CANARY not in r.stdout + r.stderr
+    assert enc.read_bytes() == before
+    assert not (work / "bad.env.enc").exists()
+    # tampered
+    enc.write_text(
+        enc.read_text().replace("HOST=ENC[AES256_GCM,data:", "HOST=ENC[AES256_GCM,data:A")
+    )
+    for backend in ("native", "sops"):
+        r = ss("decrypt", "--backend", backend, cwd=work)
+        assert r.returncode == 22, r.stderr
+        assert CANARY not in r.stdout + r.stderr
+
+
+def test_set_unset_rotate_recipients(work: Path, other_age_key: AgeKey) -> None:
+    assert ss("encrypt", cwd=work).returncode == 0
+    r = ss("set", ".env.enc", "NEW_SECRET", cwd=work, stdin=f"{CANARY}-2\n")
+    assert r.returncode == 0, r.stderr
+    assert CANARY not in r.stderr
+    r = ss("decrypt", "--format", "json", cwd=work)
+    assert json.loads(r.stdout)["NEW_SECRET"] == f"{CANARY}-2"  # one newline stripped
+    assert ss("unset", ".env.enc", "NEW_SECRET", cwd=work).returncode == 0
+    assert "NEW_SECRET" not in ss("decrypt", cwd=work).stdout
+    before = (work / ".env.enc").read_text()
+    assert ss("rotate", ".env.enc", cwd=work).returncode == 0
+    assert (work / ".env.enc").read_text() != before
+    r = ss("recipients", "add", ".env.enc", other_age_key.recipient, cwd=work)
+    assert r.returncode == 0, r.stderr
+    listed = ss("recipients", "list", ".env.enc", cwd=work).stdout.split()
+    assert other_age_key.recipient in listed
+    r = ss("recipients", "add", ".env.enc", "age1notarecipient", cwd=work)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    r = ss("recipients", "remove", ".env.enc", other_age_key.recipient, cwd=work)
+    assert r.returncode == 0
+    assert other_age_key.recipient not in ss("recipients", "list", ".env.enc", cwd=work).stdout
+
+
+def test_set_refuses_a_terminal(work: Path) -> None:
+    from click.testing import CliRunner
+
+    from secretsafe.cli.app import cli
+
+    assert ss("encrypt", cwd=work).returncode == 0
+    # CliRunner's stdin is not a tty; emulate one to check the refusal path.
+    import secretsafe.cli.files as files_cli
+
+    class TTY:
+        def isatty(self) -> bool:
+            return True
+
+    old = sys.stdin
+    sys.stdin = TTY()  # type: ignore[assignment]
+    try:
+        from secretsafe.errors import UsageError
+
+        with pytest.raises(UsageError, match="stdin is a terminal"):
+            files_cli._read_stdin_value()
+    finally:
+        sys.stdin = old
+    result = CliRunner().invoke(cli, ["set", "--help"])
+    assert "stdin" in result.output
+
+
+def test_edit_with_scripted_editor(work: Path) -> None:
+    assert ss("encrypt", cwd=work).returncode == 0
+    script = work / "ed.py"
+    script.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('localhost', 'db'))\n"
+    )
+    before = _tmp_leftovers()
+    env = {**os.environ, "EDITOR": f"{sys.executable} {script}"}
+    r = ss("edit", ".env.enc", cwd=work, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "saved" in r.stderr
+    assert "HOST=db" in ss("decrypt", cwd=work).stdout
+    r = ss("edit", ".env.enc", cwd=work, env=env)
+    assert "no changes" in r.stderr
+    assert _tmp_leftovers() <= before
+
+
+def test_canary_never_in_sops_argv_or_temp(work: Path, tmp_path: Path) -> None:
+    """With a recording stand-in for sops, the canary is not in its argv, and no temp file
+    holding it is left behind."""
+    real = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from secretsafe.sops.binary import find_binary_path as f;print(f())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    log = tmp_path / "argv.log"
+    spy = tmp_path / "sops-spy"
+    spy.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    spy.chmod(0o755)
+    env = {**os.environ, "SECRETSAFE_SOPS": str(spy), "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    for args in (
+        ["encrypt", "--backend", "sops"],
+        ["decrypt", "--backend", "sops"],
+        ["rotate", "--backend", "sops", ".env.enc"],
+    ):
+        r = ss(*args, cwd=work, env=env)
+        assert r.returncode == 0, r.stderr
+    assert log.read_text().count("/dev/stdin") >= 3
+    assert CANARY not in log.read_text()
+    assert list((tmp_path / "tmp").iterdir()) == []
