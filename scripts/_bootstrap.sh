@@ -8,7 +8,8 @@ ensure_venv() {
     local stamp=.venv/.secretsafe-installed
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         .venv/bin/python -m pip install -q --upgrade pip
-        .venv/bin/python -m pip install -q -e ".[dev]"
+        # compat mode: a plain path entry, not an import hook that loads pathlib at start-up
+        .venv/bin/python -m pip install -q -e ".[dev]" --config-settings editable_mode=compat
         touch "$stamp"
     fi
 }

@@ -28,14 +28,9 @@ The keyring is asked through the process environment (``DBUS_SESSION_BUS_ADDRESS
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from secretsafe.errors import (
     FileError,
@@ -45,12 +40,16 @@ from secretsafe.errors import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyrage
 
 __all__ = [
     "KEYRING_SERVICE",
     "KEYRING_USERNAME",
+    "KEY_CMD_TIMEOUT",
     "Identity",
+    "Store",
     "default_key_file",
     "discover",
     "generate",
@@ -183,26 +182,31 @@ def _unique(identities: list[Identity]) -> list[Identity]:
 
 def default_key_file(environ: Mapping[str, str] | None = None) -> Path:
     """Where sops looks for ``keys.txt`` when no variable says otherwise (``os.UserConfigDir``)."""
-    env = os.environ if environ is None else environ
+    from pathlib import Path
+
+    return Path(_default_key_path(os.environ if environ is None else environ))
+
+
+def _default_key_path(env: Mapping[str, str]) -> str:
+    # os.path, not pathlib: discovery runs on every `secretsafe run` and pathlib costs ~5 ms.
     xdg = env.get("XDG_CONFIG_HOME", "")
     if sys.platform == "win32":
-        base = Path(env.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+        base = env.get("APPDATA") or os.path.join(_home(env), "AppData", "Roaming")
     elif sys.platform == "darwin" and not xdg:
-        base = _home(env) / "Library" / "Application Support"
+        base = os.path.join(_home(env), "Library", "Application Support")
     elif xdg and os.path.isabs(xdg):
-        base = Path(xdg)
+        base = xdg
     else:
         # Unset or relative XDG_CONFIG_HOME: the XDG spec says to ignore a relative one.
-        base = _home(env) / ".config"
-    return base / "sops" / "age" / "keys.txt"
+        base = os.path.join(_home(env), ".config")
+    return os.path.join(base, "sops", "age", "keys.txt")
 
 
-def _home(env: Mapping[str, str]) -> Path:
-    home = env.get("HOME")
-    return Path(home) if home else Path.home()
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")
 
 
-def _read_key_file(path: Path, *, where: str, source: str) -> list[Identity]:
+def _read_key_file(path: str | os.PathLike[str], *, where: str, source: str) -> list[Identity]:
     from secretsafe.files import check_private, read_text
 
     if os.name != "nt":
@@ -233,7 +237,7 @@ def _append_key_file(path: Path, block: str) -> None:
     except OSError as exc:
         raise FileError(f"{path}: cannot write ({exc.strerror})") from None
     try:
-        if flags & os.O_CREAT:
+        if flags & os.O_CREAT and hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)  # whatever the umask
         os.write(fd, (prefix + block).encode("utf-8"))
         os.fsync(fd)
@@ -262,6 +266,8 @@ def _make_private_dirs(directory: Path) -> None:
 
 
 def _key_block(identities: list[Identity], *, verb: str = "created") -> str:
+    from datetime import datetime
+
     now = datetime.now().astimezone().isoformat(timespec="seconds")
     return "".join(
         f"# {verb}: {now}\n# public key: {i.recipient}\n{i.reveal()}\n" for i in identities
@@ -271,8 +277,9 @@ def _key_block(identities: list[Identity], *, verb: str = "created") -> str:
 # --- the OS keyring ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Keyring:
+# NamedTuples, not dataclasses: this module is on `secretsafe run`'s start-up path and
+# dataclasses costs an import of inspect.
+class _Keyring(NamedTuple):
     backend: Any  # keyring.backend.KeyringBackend
     label: str
 
@@ -316,7 +323,7 @@ def _linux_keyring_possible() -> bool:
     runtime = env.get("XDG_RUNTIME_DIR")
     if runtime and os.path.exists(os.path.join(runtime, "bus")):
         return True
-    config = env.get("XDG_CONFIG_HOME") or os.path.join(str(Path.home()), ".config")
+    config = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return os.path.exists(os.path.join(config, "python_keyring", "keyringrc.cfg"))
 
 
@@ -380,8 +387,8 @@ def _discover(environ: Mapping[str, str] | None) -> tuple[list[Identity], list[s
     if key_file is None:
         tried.append("SOPS_AGE_KEY_FILE: not set")
     else:
-        path = Path(key_file).expanduser()
-        if not path.exists():
+        path = os.path.expanduser(key_file)
+        if not os.path.exists(path):
             raise FileError(
                 f"SOPS_AGE_KEY_FILE={key_file}: no such file",
                 hint="fix the path or unset the variable",
@@ -413,9 +420,9 @@ def _discover(environ: Mapping[str, str] | None) -> tuple[list[Identity], list[s
                 f"OS keyring ({kr.label})", _parse(blob, where=where, source="keyring", words=True)
             )
 
-    default = default_key_file(env)
-    if default.exists():
-        note(str(default), _read_key_file(default, where=str(default), source=str(default)))
+    default = _default_key_path(env)
+    if os.path.exists(default):
+        note(default, _read_key_file(default, where=default, source=default))
     else:
         tried.append(f"{default}: no such file")
 
@@ -425,6 +432,10 @@ def _discover(environ: Mapping[str, str] | None) -> tuple[list[Identity], list[s
 
 
 def _run_key_cmd(cmd: str, env: Mapping[str, str]) -> list[Identity]:
+    # Imported here: only a configured key command pays for subprocess.
+    import shlex
+    import subprocess
+
     try:
         argv = shlex.split(cmd)
     except ValueError:
@@ -497,8 +508,7 @@ def own_recipients(environ: Mapping[str, str] | None = None) -> list[str]:
 # --- creating and importing --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     kind: Literal["keyring", "file"]
     location: str  # for people
     source: str  # Identity.source of what discovery will find there
@@ -520,6 +530,8 @@ def _target(store: Store, env: Mapping[str, str]) -> _Target:
             )
     else:
         reason = ""
+    from pathlib import Path
+
     explicit = env.get("SOPS_AGE_KEY_FILE")
     path = Path(explicit).expanduser() if explicit else default_key_file(env)
     source = f"SOPS_AGE_KEY_FILE ({path})" if explicit else str(path)

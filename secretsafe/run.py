@@ -78,12 +78,7 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     if not argv:
         raise UsageError("no command to run", hint="secretsafe run -f FILE -- CMD [ARGS]")
     command = argv[0]
-    if os.sep not in command:
-        import shutil
-
-        found = shutil.which(command, path=env.get("PATH", os.defpath))
-        if found is None:
-            raise CommandNotFound(f"{command}: command not found", hint="check PATH")
+    # execvpe searches env's PATH itself and says FileNotFoundError when nothing matches.
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -34,6 +34,17 @@ _HOST_VARS = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The reliability suites' table of figures (tests/reliability/reliability_plugin.py) is
+    # registered here: the xdist controller never loads tests/reliability/conftest.py.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "reliability"))
+    import reliability_plugin
+
+    config.pluginmanager.register(reliability_plugin, "secretsafe-reliability")
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own HOME and XDG_CONFIG_HOME and none of the host's key/Vault vars."""

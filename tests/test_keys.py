@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyrage
 import pytest
@@ -68,7 +69,7 @@ def test_identity_masks_the_secret() -> None:
         assert recipient in shown
     with pytest.raises(AttributeError):
         ident.recipient = "x"  # type: ignore[misc]
-    assert pickle.loads(pickle.dumps(ident)) == ident
+    assert pickle.loads(pickle.dumps(ident)) == ident  # noqa: S301 - our own bytes
     assert keys.Identity(secret, source="elsewhere") == ident
 
 
@@ -139,17 +140,16 @@ def test_environ_argument_is_used_instead_of_os_environ(monkeypatch: pytest.Monk
     assert [i.recipient for i in keys.discover({"SOPS_AGE_KEY": s2})] == [r2]
 
 
-def test_sops_age_key_file(age_key: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import AgeKey
-
-    assert isinstance(age_key, AgeKey)
+def test_sops_age_key_file(age_key: Any) -> None:
     [ident] = keys.discover()
     assert ident.recipient == age_key.recipient
     assert ident.source == f"SOPS_AGE_KEY_FILE ({age_key.key_file})"
     assert keys.own_recipients() == [age_key.recipient]
 
 
-def test_key_file_crlf_and_skipped_identity_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_file_crlf_and_skipped_identity_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret, recipient = new_key()
     path = tmp_path / "k.txt"
     path.write_bytes(
@@ -174,7 +174,9 @@ def python_cmd(code: str) -> str:
 
 def test_key_cmd(monkeypatch: pytest.MonkeyPatch) -> None:
     secret, recipient = new_key()
-    monkeypatch.setenv("SOPS_AGE_KEY_CMD", python_cmd(f"print('# from a vault'); print('{secret}')"))
+    monkeypatch.setenv(
+        "SOPS_AGE_KEY_CMD", python_cmd(f"print('# from a vault'); print('{secret}')")
+    )
     [ident] = keys.discover()
     assert (ident.recipient, ident.source) == (recipient, "SOPS_AGE_KEY_CMD")
 
@@ -267,7 +269,9 @@ def test_insecure_default_key_file_is_refused(default_file: Path) -> None:
         keys.discover()
 
 
-def test_junk_in_key_file_names_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_junk_in_key_file_names_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret, _ = new_key()
     canary = "password123-canary"
     path = write_key_file(tmp_path / "keys.txt", secret, extra=f"{canary}\n")
@@ -310,7 +314,7 @@ def test_junk_in_sops_age_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_key_file_variable_target(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "nope.txt"))
-    with pytest.raises(FileError, match="SOPS_AGE_KEY_FILE=.*nope.txt: no such file"):
+    with pytest.raises(FileError, match=r"SOPS_AGE_KEY_FILE=.*nope\.txt: no such file"):
         keys.discover()
 
 

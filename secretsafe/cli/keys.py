@@ -94,9 +94,9 @@ def import_(store: str, extra: tuple[str, ...]) -> None:
     for ident in given:
         click.echo(ident.recipient)
     already = len(given) - len(new)
-    extra = f" ({already} already there)" if already else ""
+    note = f" ({already} already there)" if already else ""
     click.echo(
         f"secretsafe: imported {len(new)} identit{'y' if len(new) == 1 else 'ies'} into "
-        f"{location}{extra}",
+        f"{location}{note}",
         err=True,
     )

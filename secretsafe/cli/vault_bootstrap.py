@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from secretsafe.errors import DriftDetected, SecretsafeError, UsageError
+from secretsafe.errors import BootstrapError, DriftDetected, SecretsafeError, UsageError
 
 __all__ = ["bootstrap", "unseal"]
 
@@ -140,6 +140,17 @@ def unseal(
         else:
             status = "unchanged" if res.status == "already unsealed" else "done"
             click.echo(f"{status:>9}  unseal {addr}: {res.status}")
+    if not failed:
+        from secretsafe.vault.cluster import find_leader
+
+        # Unsealed is not yet serving: raft elects an active node a moment later.
+        leader = find_leader(nodes, timeout=max(30.0, timeout))
+        if leader is None:
+            raise BootstrapError(
+                f"every node is unsealed but none became active in {max(30.0, timeout):.0f} s",
+                hint="check the nodes' logs (a raft cluster needs a majority of its nodes up)",
+            )
+        click.echo(f"{'active':>9}  {leader}")
     if failed:
         first = failed[0][1]
         raise type(first)(

@@ -97,10 +97,7 @@ def decrypt_text(
     chosen = resolve_backend(backend)
     where = os.fspath(path) if path is not None else None
     if not native.is_encrypted(text):
-        raise FormatError(
-            f"{where or '<input>'}: not a sops file (no sops metadata)",
-            hint="encrypt it with: secretsafe encrypt",
-        )
+        raise _not_sops_dotenv(text, where)
     if identities is None:
         from secretsafe.keys import discover
 
@@ -126,6 +123,27 @@ def decrypt_text(
     return _fallback(reason, lambda: _binary_decrypt(text, idents, where))
 
 
+def _not_sops_dotenv(text: str, where: str | None) -> FormatError:
+    """The error for a file without sops dotenv metadata; it names the format of a sops YAML,
+    JSON or INI file, which the user would otherwise be told to encrypt again."""
+    import re
+
+    name = where or "<input>"
+    for fmt, pattern in (
+        ("YAML", r"^sops:[ \t]*$"),
+        ("JSON", r'^[ \t]*"sops":[ \t]*\{'),
+        ("INI", r"^\[sops\][ \t]*$"),
+    ):
+        if re.search(pattern, text, re.MULTILINE):
+            return FormatError(
+                f"{name}: a sops {fmt} file; secretsafe reads sops dotenv files only",
+                hint=f"decrypt it with: sops decrypt {name}",
+            )
+    return FormatError(
+        f"{name}: not a sops file (no sops metadata)", hint="encrypt it with: secretsafe encrypt"
+    )
+
+
 def decrypt_file(
     path: str | os.PathLike[str],
     *,
@@ -144,10 +162,7 @@ def _binary_decrypt(text: str, identities: Sequence[Identity], where: str | None
     from secretsafe.sops.model import Document, Metadata, Rules
 
     if not native.is_encrypted(text):
-        raise FormatError(
-            f"{where or '<input>'}: not a sops file (no sops metadata)",
-            hint="encrypt it with: secretsafe encrypt",
-        )
+        raise _not_sops_dotenv(text, where)
     plaintext = binary.decrypt(text, identities=[i.reveal() for i in identities], path=where)
     items = binary.parse_plaintext(plaintext)
     try:

@@ -54,6 +54,9 @@ _SCALARS = {
     "shamir_threshold",
     *_RULE_FIELDS,
 }
+_LASTMODIFIED_FIELDS_RE = re.compile(
+    r"\d{4}-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})"
+)
 _LASTMODIFIED_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
 
 
@@ -251,15 +254,17 @@ def parse(meta: dict[str, str], *, path: str | None = None) -> ParsedMetadata:
 
 
 def _check_date(stamp: str, path: str | None) -> None:
-    from datetime import datetime
-
-    try:
-        datetime.fromisoformat(stamp)
-    except ValueError:
-        bad = True
-    else:
-        bad = False
-    if bad:
+    # Field ranges by hand: datetime would cost ~5 ms on every `secretsafe run`, and the MAC
+    # (which uses this string as additional data) already rejects any altered stamp.
+    m = _LASTMODIFIED_FIELDS_RE.match(stamp)
+    ok = m is not None and (
+        1 <= int(m["mo"]) <= 12
+        and 1 <= int(m["d"]) <= 31
+        and int(m["h"]) < 24
+        and int(m["mi"]) < 60
+        and int(m["s"]) < 61
+    )
+    if not ok:
         raise _altered(path, "sops_lastmodified is not a valid date")
 
 

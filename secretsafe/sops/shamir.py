@@ -13,7 +13,7 @@ bitwise multiplication in sops, so results are identical (tested against the rea
 
 from __future__ import annotations
 
-import secrets
+import os
 
 __all__ = ["combine", "split"]
 
@@ -71,7 +71,7 @@ def split(secret: bytes, parts: int, threshold: int) -> list[bytes]:
     for i in range(parts):
         out[i][len(secret)] = i + 1
     for idx, byte in enumerate(secret):
-        coefficients = [byte, *secrets.token_bytes(threshold - 1)]
+        coefficients = [byte, *os.urandom(threshold - 1)]
         for i in range(parts):
             out[i][idx] = _evaluate(coefficients, i + 1)
     return [bytes(p) for p in out]

@@ -60,6 +60,7 @@ tokens and secret ids never appear in a result, a message or argv.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -368,7 +369,8 @@ class StepResult:
 
     def line(self) -> str:
         detail = f": {self.detail}" if self.detail else ""
-        return f"{self.status:>9}  {self.step} {self.target}{detail}"
+        target = f" {self.target}" if self.target else ""
+        return f"{self.status:>9}  {self.step}{target}{detail}"
 
 
 @dataclass
@@ -732,21 +734,16 @@ class _Run:
                 if self.dry_run:
                     self.would("mount", target, "enable kv-v2")
                     continue
-                self._call(
+                # hvac's own `path=` would clash with call()'s label: bind it first.
+                enable = functools.partial(
                     h.sys.enable_secrets_engine,
                     "kv",
                     path=m.path,
                     description=m.description or None,
                     options={"version": "2"},
-                    idempotent=False,
                 )
-                if m.max_versions is not None:
-                    self._call(
-                        h.secrets.kv.v2.configure,
-                        max_versions=m.max_versions,
-                        mount_point=m.path,
-                        path=f"{m.path}/config",
-                    )
+                self._call(enable, path=f"sys/mounts/{m.path}", idempotent=False)
+                self._configure_max_versions(m)
                 self.emit("mount", target, "done", "enabled kv-v2")
                 continue
             kind = cur.get("type")
@@ -789,23 +786,28 @@ class _Run:
                 options=options,
                 path=f"sys/mounts/{m.path}/tune",
             )
-            if m.max_versions is not None and cur_max != m.max_versions:
-                self._configure_max_versions(m)
+            self._configure_max_versions(m)
             self.emit("mount", target, "done", "changed: " + "; ".join(diffs))
 
     def _configure_max_versions(self, m: MountConfig) -> None:
+        """Set max_versions (or just wait until the mount answers): a new kv-v2 mount, or one
+        upgraded from v1, answers 400 "Upgrading from non-versioned to versioned data" for
+        a moment."""
         import time
 
-        # After a v1 -> v2 upgrade the mount needs a moment before its config is writable.
-        deadline = time.monotonic() + 10
+        kv2 = self.client.hvac.secrets.kv.v2
+        deadline = time.monotonic() + 15
         while True:
             try:
-                self._call(
-                    self.client.hvac.secrets.kv.v2.configure,
-                    max_versions=m.max_versions,
-                    mount_point=m.path,
-                    path=f"{m.path}/config",
-                )
+                if m.max_versions is None:
+                    self._call(kv2.read_configuration, mount_point=m.path, path=f"{m.path}/config")
+                else:
+                    self._call(
+                        kv2.configure,
+                        max_versions=m.max_versions,
+                        mount_point=m.path,
+                        path=f"{m.path}/config",
+                    )
             except SecretsafeError:
                 if time.monotonic() > deadline:
                     raise
@@ -866,12 +868,10 @@ class _Run:
             if self.dry_run:
                 self.would("auth", target, "enable approle")
                 return
-            self._call(
-                h.sys.enable_auth_method,
-                "approle",
-                path=self.c.approle_mount,
-                idempotent=False,
+            enable = functools.partial(
+                h.sys.enable_auth_method, "approle", path=self.c.approle_mount
             )
+            self._call(enable, path=f"sys/auth/{self.c.approle_mount}", idempotent=False)
             self.emit("auth", target, "done", "enabled approle")
         elif cur.get("type") != "approle":
             raise BootstrapError(

@@ -221,9 +221,13 @@ def wait_voters(client: VaultClient, count: int, *, timeout: float = 60.0) -> di
 
 
 class FailoverClient(VaultClient):
-    """A :class:`VaultClient` over several nodes: when the current node cannot be reached or
-    is sealed / a standby without a leader, it looks for the active node and retries the call
-    there, for at most ``failover_timeout`` seconds per call. ``failovers`` counts switches."""
+    """A :class:`VaultClient` over several nodes: when the current node cannot be reached, is
+    sealed, or is a standby without an active node, it looks for the active node and retries
+    the call there, for at most ``failover_timeout`` seconds per call. Both the fast path
+    (:meth:`VaultClient.request`) and hvac calls go through :meth:`call`, so both follow.
+    ``failovers`` counts switches. A write whose answer was lost with the old leader may have
+    been applied: KV writes use check-and-set, so its retry fails with a conflict rather than
+    applying twice."""
 
     def __init__(
         self,
@@ -263,7 +267,9 @@ class FailoverClient(VaultClient):
         while True:
             try:
                 return super().call(fn, *args, path=path, idempotent=idempotent, **kwargs)
-            except (VaultUnreachable, VaultSealed) as exc:
+            except VaultError as exc:
+                if not _lost_leader(exc):
+                    raise
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise
@@ -277,6 +283,17 @@ class FailoverClient(VaultClient):
                 if leader != self.addr:
                     self.failovers += 1
                     self.switch_to(leader)
+
+
+def _lost_leader(exc: VaultError) -> bool:
+    """Errors that mean "this node cannot serve now, another may": unreachable, sealed, or a
+    standby that lost its active node (500 "active cluster node not found" during election)."""
+    if isinstance(exc, VaultUnreachable | VaultSealed):
+        return True
+    text = exc.message.lower()
+    return type(exc) is VaultError and (
+        "active cluster node not found" in text or "node not active" in text
+    )
 
 
 def connect_cluster(

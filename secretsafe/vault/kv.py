@@ -84,31 +84,46 @@ def _label(mount: str, path: str) -> str:
     return f"{_clean(mount)}/{_clean(path)}"
 
 
+def _url(mount: str, kind: str, path: str) -> str:
+    return f"{_clean(mount)}/{kind}/{_clean(path)}"
+
+
+def _route_missing(doc: Any) -> bool:
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    text = " ".join(str(e) for e in errors or []).lower()
+    return "no handler for route" in text or "route entry not found" in text
+
+
+def _no_mount(mount: str, path: str) -> VaultNotFound:
+    return VaultNotFound(
+        f"no secrets engine mounted at {_label(mount, path)}",
+        hint="check --mount (`bao secrets list`), or enable kv-v2 there",
+    )
+
+
 def read_secret(
     client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT, version: int | None = None
 ) -> KvSecret:
     """Read ``path`` (latest, or ``version``). A missing secret is ``exists=False``; a missing
-    mount or a missing ``version`` raise :class:`VaultNotFound`."""
-    kv = client.hvac.secrets.kv.v2
-    try:
-        resp = client.call(
-            kv.read_secret_version,
-            _clean(path),
-            version=version,
-            mount_point=_clean(mount),
-            raise_on_deleted_version=False,
-            path=_label(mount, path),
-        )
-    except VaultNotFound as exc:
-        if version is not None or "mounted" in exc.message:
-            if version is not None and "mounted" not in exc.message:
-                raise VaultNotFound(
-                    f"no version {version} at {_label(mount, path)}",
-                    hint="list versions with `bao kv metadata get`",
-                ) from None
-            raise
+    mount or a missing ``version`` raise :class:`VaultNotFound`. One request."""
+    status, doc = client.request(
+        "GET",
+        _url(mount, "data", path),
+        params={"version": str(version)} if version is not None else None,
+        path=_label(mount, path),
+        accept=(404,),
+    )
+    data = (doc or {}).get("data") if isinstance(doc, dict) else None
+    if status == 404 and not (isinstance(data, dict) and data.get("metadata")):
+        if _route_missing(doc):
+            raise _no_mount(mount, path)
+        if version is not None:
+            raise VaultNotFound(
+                f"no version {version} at {_label(mount, path)}",
+                hint="list versions with `bao kv metadata get`",
+            )
         return KvSecret(_clean(path), SecretValues(), 0, {}, exists=False)
-    data = resp.get("data") or {}
+    data = data if isinstance(data, dict) else {}
     meta = data.get("metadata") or {}
     raw = data.get("data") or {}
     if not isinstance(raw, dict):
@@ -123,6 +138,13 @@ def read_secret(
     )
 
 
+def _version_of(doc: Any, mount: str, path: str) -> int:
+    try:
+        return int(doc["data"]["version"])
+    except (KeyError, TypeError, ValueError):
+        raise VaultError(f"unexpected answer to a write at {_label(mount, path)}") from None
+
+
 def write_secret(
     client: VaultClient,
     path: str,
@@ -133,16 +155,14 @@ def write_secret(
 ) -> int:
     """Replace the data at ``path`` if its current version is ``cas`` (0: must not exist).
     Returns the new version."""
-    kv = client.hvac.secrets.kv.v2
-    resp = client.call(
-        kv.create_or_update_secret,
-        _clean(path),
-        secret=dict(data),
-        cas=cas,
-        mount_point=_clean(mount),
+    _, doc = client.request(
+        "POST",
+        _url(mount, "data", path),
+        body={"data": dict(data), "options": {"cas": cas}},
         path=_label(mount, path),
+        idempotent=False,
     )
-    return int(resp["data"]["version"])
+    return _version_of(doc, mount, path)
 
 
 def patch_secret(
@@ -154,60 +174,48 @@ def patch_secret(
     cas: int,
 ) -> int:
     """JSON merge-patch ``path`` (``None`` removes a key) if its version is ``cas``."""
-    url = f"/v1/{_clean(mount)}/data/{_clean(path)}"
-    body = {"data": dict(changes), "options": {"cas": cas}}
-    resp = client.call(
-        client.hvac.adapter.request,
+    _, doc = client.request(
         "PATCH",
-        url,
-        json=body,
-        headers={"Content-Type": "application/merge-patch+json"},
+        _url(mount, "data", path),
+        body={"data": dict(changes), "options": {"cas": cas}},
+        content_type="application/merge-patch+json",
         path=_label(mount, path),
+        idempotent=False,
     )
-    if not isinstance(resp, dict):
-        raise VaultError(f"unexpected answer to a patch at {_label(mount, path)}")
-    return int(resp["data"]["version"])
+    return _version_of(doc, mount, path)
 
 
 def set_custom_metadata(
     client: VaultClient, path: str, metadata: Mapping[str, str], *, mount: str = DEFAULT_MOUNT
 ) -> None:
     """Set the path's custom metadata (other metadata settings are left as they are)."""
-    url = f"/v1/{_clean(mount)}/metadata/{_clean(path)}"
-    client.call(
-        client.hvac.adapter.post,
-        url,
-        json={"custom_metadata": dict(metadata)},
-        path=f"{_clean(mount)}/metadata/{_clean(path)}",
+    client.request(
+        "POST",
+        _url(mount, "metadata", path),
+        body={"custom_metadata": dict(metadata)},
+        path=_url(mount, "metadata", path),
     )
 
 
 def delete_all(client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT) -> None:
     """Delete ``path`` with all its versions and metadata."""
-    kv = client.hvac.secrets.kv.v2
-    client.call(
-        kv.delete_metadata_and_all_versions,
-        _clean(path),
-        mount_point=_clean(mount),
-        path=f"{_clean(mount)}/metadata/{_clean(path)}",
-    )
+    client.request("DELETE", _url(mount, "metadata", path), path=_url(mount, "metadata", path))
 
 
 def list_keys(client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT) -> list[str]:
     """Names directly under ``path`` (folders end in ``/``); empty when there are none."""
-    kv = client.hvac.secrets.kv.v2
-    try:
-        resp = client.call(
-            kv.list_secrets,
-            _clean(path),
-            mount_point=_clean(mount),
-            path=f"{_clean(mount)}/metadata/{_clean(path)}",
-        )
-    except VaultNotFound as exc:
-        if "mounted" in exc.message:
-            raise
+    status, doc = client.request(
+        "GET",
+        _url(mount, "metadata", path),
+        params={"list": "true"},
+        path=_url(mount, "metadata", path),
+        accept=(404,),
+    )
+    if status == 404:
+        if _route_missing(doc):
+            raise _no_mount(mount, path)
         return []
-    keys = (resp.get("data") or {}).get("keys") or []
+    keys = ((doc or {}).get("data") or {}).get("keys") or []
     return [str(k) for k in keys]
 
 

@@ -36,7 +36,6 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar, cast
@@ -250,6 +249,8 @@ def _remote_sections(client: VaultClient, base: kv.KvSecret, *, mount: str) -> l
 def _map(fn: Callable[[str], T], items: Sequence[str], workers: int) -> list[T]:
     if len(items) <= 1 or workers <= 1:
         return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
 
@@ -605,6 +606,8 @@ def _many(
 
     if len(entries) <= 1:
         return [run(e) for e in entries]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(entries)))) as pool:
         return list(pool.map(run, entries))
 

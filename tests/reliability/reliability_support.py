@@ -13,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,3 +270,8 @@ class Tally:
                 f"{len(self.failures)} of {self.cases} {self.suite} cases failed:\n  {shown}{more}",
                 pytrace=False,
             )
+
+
+def suite_of(path: Path) -> str:
+    """The suite a test module belongs to: ``test_reliability_leak.py`` -> ``leak``."""
+    return path.stem.removeprefix("test_reliability_")

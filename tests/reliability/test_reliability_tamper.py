@@ -103,8 +103,17 @@ def sources(
     plain.write_text(_sops_plain(), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
     by_sops = subprocess.run(
-        [str(sops_bin), "encrypt", "--input-type", "dotenv", "--output-type", "dotenv"]
-        + ["--age", recipient, str(plain)],
+        [
+            str(sops_bin),
+            "encrypt",
+            "--input-type",
+            "dotenv",
+            "--output-type",
+            "dotenv",
+            "--age",
+            recipient,
+            str(plain),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -135,9 +144,7 @@ def _classify(text: str, identity: pyrage.x25519.Identity) -> tuple[str, str | N
         return "failure", f"crash: {type(exc).__name__}"
     if values == ORIGINAL:
         return "harmless", None
-    secret_intact = all(
-        values.get(k) == v for k, v in ORIGINAL.items() if k not in UNAUTHENTICATED
-    )
+    secret_intact = all(values.get(k) == v for k, v in ORIGINAL.items() if k not in UNAUTHENTICATED)
     changed = set(values.items()) ^ set(ORIGINAL.items())
     only_unauth = all(v == "" or k.endswith("_unencrypted") for k, v in changed)
     if secret_intact and only_unauth:
@@ -159,24 +166,24 @@ def _structural(text: str, rng: random.Random, stranger: str) -> Iterator[tuple[
     join = "".join
     for i in range(n):
         yield f"delete line {i}", join(lines[:i] + lines[i + 1 :])
-        yield f"duplicate line {i}", join(lines[: i + 1] + [lines[i]] + lines[i + 1 :])
+        yield f"duplicate line {i}", join([*lines[: i + 1], lines[i], *lines[i + 1 :]])
         yield f"move line {i} to end", join(lines[:i] + lines[i + 1 :] + [lines[i]])
-        yield f"move line {i} to start", join([lines[i]] + lines[:i] + lines[i + 1 :])
+        yield f"move line {i} to start", join([lines[i], *lines[:i], *lines[i + 1 :]])
         stripped = lines[i].rstrip("\n")
         yield f"trailing space line {i}", join([*lines[:i], stripped + " \n", *lines[i + 1 :]])
         yield f"leading space line {i}", join([*lines[:i], " " + lines[i], *lines[i + 1 :]])
         if "=" in stripped:
             key, _, value = stripped.partition("=")
             yield f"rename key line {i}", join([*lines[:i], f"{key}X={value}\n", *lines[i + 1 :]])
-            yield f"lowercase key line {i}", join(
-                [*lines[:i], f"{key.lower()}={value}\n", *lines[i + 1 :]]
+            yield (
+                f"lowercase key line {i}",
+                join([*lines[:i], f"{key.lower()}={value}\n", *lines[i + 1 :]]),
             )
-            yield f"export prefix line {i}", join(
-                [*lines[:i], f"export {stripped}\n", *lines[i + 1 :]]
+            yield (
+                f"export prefix line {i}",
+                join([*lines[:i], f"export {stripped}\n", *lines[i + 1 :]]),
             )
-            yield f"quote value line {i}", join(
-                [*lines[:i], f'{key}="{value}"\n', *lines[i + 1 :]]
-            )
+            yield f"quote value line {i}", join([*lines[:i], f'{key}="{value}"\n', *lines[i + 1 :]])
             yield f"empty value line {i}", join([*lines[:i], f"{key}=\n", *lines[i + 1 :]])
     for _ in range(SWAP_BUDGET):
         i, j = rng.sample(range(n), 2)
@@ -277,7 +284,7 @@ def test_structural_mutations(
     _run_suite(tally, text, identity, lambda: _structural(text, rng, stranger))
 
 
-def test_cli_rejects_tampered_files_cleanly(
+def test_cli_rejects_tampered_files_cleanly(  # noqa: PLR0917 - fixtures
     sources: dict[str, str],
     identity: pyrage.x25519.Identity,
     stranger: str,

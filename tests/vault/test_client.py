@@ -299,3 +299,73 @@ def test_token_from_os_keyring(bao_server: DevServer, isolated_env: Path, kv_pat
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "OS keyring False"
+
+
+def test_standby_redirect_is_followed(
+    vault_client: VaultClient, bao_server: DevServer, kv_path: str
+) -> None:
+    """A node that answers 307 to the active one (as a standby does) is transparent."""
+    import http.server
+    import threading
+
+    kv.write_secret(vault_client, kv_path, {"A": "1"}, cas=0)
+
+    class Standby(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", bao_server.addr + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815 - http.server's method naming
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    standby = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Standby)
+    thread = threading.Thread(target=standby.serve_forever, daemon=True)
+    thread.start()
+    try:
+        addr = f"http://127.0.0.1:{standby.server_address[1]}"
+        with connect(addr=addr, token=bao_server.token, retries=0) as client:
+            secret = kv.read_secret(client, kv_path)
+            assert secret.data.reveal() == {"A": "1"}
+            assert kv.write_secret(client, kv_path, {"A": "2"}, cas=secret.version) == 2
+    finally:
+        standby.shutdown()
+        standby.server_close()
+
+
+def test_proxy_environment_is_honoured(
+    bao_server: DevServer, monkeypatch: pytest.MonkeyPatch, kv_path: str
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with (
+        connect(addr=bao_server.addr, token=bao_server.token, retries=0) as client,
+        pytest.raises(VaultUnreachable),
+    ):
+        kv.read_secret(client, kv_path)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with connect(addr=bao_server.addr, token=bao_server.token, retries=0) as client:
+        assert not kv.read_secret(client, kv_path).exists
+
+
+def test_push_pull_do_not_import_hvac(bao_server: DevServer, kv_path: str) -> None:
+    code = (
+        "import sys\n"
+        "from secretsafe.vault import sync\n"
+        "from secretsafe.vault.client import connect\n"
+        "with connect(addr=sys.argv[1], token=sys.argv[2]) as c:\n"
+        "    sync.push(c, {'A': '1'}, path=sys.argv[3])\n"
+        "    assert sync.pull(c, path=sys.argv[3]).reveal() == {'A': '1'}\n"
+        "print([m for m in ('hvac', 'requests') if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, bao_server.addr, bao_server.token, kv_path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,100 @@
+"""Bootstrap config parsing, policy generation and `--print-policies` (no server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bootstrap_helpers import Workdir
+
+from secretsafe.cli import main
+from secretsafe.errors import ConfigError
+from secretsafe.vault.bootstrap import load_config, parse_duration
+from secretsafe.vault.policies import AppAccess, app_policy, check_path, same_policy
+
+
+def test_config_defaults_and_paths_relative_to_the_file(workdir: Workdir) -> None:
+    cfg = load_config(workdir.write_config(["http://127.0.0.1:8200/"]))
+    assert cfg.nodes == ("http://127.0.0.1:8200",)
+    assert (cfg.shares, cfg.threshold, cfg.revoke_root) == (3, 2, False)
+    assert cfg.keys_file == workdir.path / "vault-keys.enc.env"
+    (app,) = cfg.apps
+    assert app.env_file == workdir.env_file
+    assert app.credentials_file == workdir.path / "api-approle.enc.env"
+    assert (app.token_ttl, app.token_max_ttl, app.secret_id_ttl) == (900, 14400, 0)
+    assert app.recipients == (workdir.key.recipient,)
+    assert cfg.mounts[0].max_versions == 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('nodes = ["http', 'nodes = ["ftp'), "http:// or https://"),
+        (lambda t: t.replace("threshold = 2", "threshold = 4"), "larger than shares"),
+        (lambda t: t.replace('recipients = ["age1', 'recipients = ["ssh-'), "not an age public"),
+        (lambda t: t.replace('path = "apps/api/prod"', 'path = "apps/*"'), "not a plain path"),
+        (lambda t: t.replace('path = "apps/api/prod"', 'path = "apps/../x"'), "plain path"),
+        (lambda t: t.replace('token_ttl = "15m"', 'token_ttl = "soon"'), "not a duration"),
+        (lambda t: t + '\n[apps.web]\nmount = "kv"\n', "mount 'kv' is not declared"),
+        (lambda t: t.replace("[mounts.secret]", "[mounts.secret]\ntypo = 1"), "unknown key"),
+        (lambda t: t + "\n[[broken", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_clear_error(workdir: Workdir, edit: Any, message: str) -> None:
+    path = workdir.write_config(["http://127.0.0.1:8200"])
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("1h30m", what="x") == 5400
+    assert parse_duration(90, what="x") == 90
+    assert parse_duration("0", what="x") == 0
+    assert parse_duration("7d", what="x") == 604800
+    with pytest.raises(ConfigError):
+        parse_duration("1h 30m", what="x")
+    with pytest.raises(ConfigError):
+        parse_duration(True, what="x")
+
+
+def test_policy_is_read_only_on_exactly_its_paths() -> None:
+    hcl = app_policy(AppAccess(app="api", mount="secret", paths=("apps/api/prod",)))
+    paths = [line.split('"')[1] for line in hcl.splitlines() if line.startswith("path ")]
+    assert paths == ["secret/data/apps/api/prod", "secret/metadata/apps/api/prod"]
+    assert hcl.count('capabilities = ["read"]') == 2
+    for word in ("create", "update", "delete", "list", "sudo", "*"):
+        assert word not in hcl.split("\n", 1)[1]
+    # The sections layout adds direct children only ("+" is one segment, never "*").
+    sections = app_policy(
+        AppAccess(app="api", mount="kv", paths=("apps/api",), children=True)
+    )
+    assert 'path "kv/data/apps/api/+"' in sections and "*" not in sections
+    assert same_policy(hcl, hcl.replace("\n", "\n\n") + "   \n")
+    assert not same_policy(hcl, hcl.replace('["read"]', '["read", "list"]'))
+
+
+@pytest.mark.parametrize("bad", ["a/*", "a/+", "a/../b", 'a"b', "a b", "", "/"])
+def test_policy_paths_cannot_smuggle_globs_or_hcl(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        check_path(bad, what="path")
+
+
+def test_print_policies(workdir: Workdir, capfd: pytest.CaptureFixture[str]) -> None:
+    config = workdir.write_config(["http://127.0.0.1:1"])  # never contacted
+    with config.open("a") as fh:
+        fh.write('\n[apps.worker]\npath = "apps/worker"\nlayout = "sections"\n')
+    assert main(["vault", "bootstrap", "--config", str(config), "--print-policies"]) == 0
+    out = capfd.readouterr().out
+    assert "# policy: app-api" in out and "# policy: app-worker" in out
+    assert 'path "secret/data/apps/api/prod" {' in out
+    assert 'path "secret/metadata/apps/worker/+" {' in out
+
+
+def test_missing_config_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    code = main(["vault", "bootstrap", "--config", str(tmp_path / "nope.toml")])
+    err = capfd.readouterr().err
+    assert code == 10 and "no such file" in err and "Traceback" not in err
