@@ -105,28 +105,69 @@ def atomic_write(
             raise FileError(f"{p}: cannot stat ({exc.strerror})") from None
     directory, name = os.path.split(p)
     directory = directory or "."
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    except PermissionError:
-        raise FileError(f"{directory}: permission denied, cannot write {name}") from None
-    except FileNotFoundError:
-        raise FileError(f"{directory}: no such directory") from None
-    try:
-        # mkstemp creates 0600; set the final mode before any byte is written.
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # Linux: the bytes go to an unnamed file first, so a crash (kill -9) while writing or
+        # syncing leaves nothing behind; only the link and the rename remain as a tiny window.
+        tmp = _write_unnamed(directory, name, payload, mode)
+        if tmp is None:
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            except PermissionError:
+                raise FileError(f"{directory}: permission denied, cannot write {name}") from None
+            except FileNotFoundError:
+                raise FileError(f"{directory}: no such directory") from None
+            # mkstemp creates 0600; set the final mode before any byte is written.
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(exc, OSError):
             reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
             raise FileError(f"{p}: cannot write ({reason})") from None
         raise
     _fsync_dir(directory)
+
+
+def _write_unnamed(directory: str, name: str, payload: bytes, mode: int) -> str | None:
+    """Write and fsync ``payload`` into an unnamed file in ``directory`` (``O_TMPFILE``), then
+    link it under a temp name and return that path; None where the OS or the filesystem
+    cannot, and the caller uses a named temp file instead."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag:
+        return None
+    try:
+        fd = os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        dfd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        os.close(fd)
+        return None
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        tmp_name = f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            # dst_dir_fd makes Python call linkat(AT_SYMLINK_FOLLOW): /proc/self/fd/N is the
+            # unnamed file itself, not the link.
+            os.link(f"/proc/self/fd/{fd}", tmp_name, dst_dir_fd=dfd, follow_symlinks=True)
+        except FileNotFoundError:
+            return None  # no /proc
+    finally:
+        os.close(fd)
+        os.close(dfd)
+    return os.path.join(directory, tmp_name)
 
 
 def _fsync_dir(directory: str) -> None:

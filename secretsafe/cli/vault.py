@@ -358,14 +358,15 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @vault.command()
 @click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (default: free).")
-def dev(port: int | None) -> None:
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a generated CA (also exported).")
+def dev(port: int | None, tls: bool) -> None:
     """Run a local OpenBao dev server (in memory) until Ctrl-C.
 
     Prints the two lines to export. The token stays out of ~/.vault-token.
     """
     from secretsafe.vault.dev import start_dev_server
 
-    server = start_dev_server(port=port)
+    server = start_dev_server(port=port, tls=tls)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         for line in server.export_lines():

@@ -21,29 +21,39 @@ always on; ``ca_cert=`` > ``VAULT_CACERT`` > ``BAO_CACERT`` names a CA bundle to
 ``VAULT_SKIP_VERIFY`` / ``BAO_SKIP_VERIFY`` are refused with a clear error rather than ignored
 or honoured silently.
 
-Errors (see :func:`translate_errors`)::
+Transport: secretsafe's own KV calls use :meth:`VaultClient.request`, plain ``http.client``
+keep-alive connections (no hvac/requests import on push, pull, diff or at startup); hvac is
+available as ``client.hvac`` for everything else, with the same settings.
 
-    requests ConnectionError / Timeout / DNS      -> VaultUnreachable (30)
-    requests SSLError                             -> VaultUnreachable (30), says to pass a CA
+Errors (both paths; :func:`translate_errors` for hvac calls made elsewhere)::
+
+    connection refused / reset, timeout, DNS      -> VaultUnreachable (30)
+    TLS verification failure                      -> VaultUnreachable (30), says to pass a CA
     503 / 501 (sealed, not initialised)           -> VaultSealed (31)
     401 / 403 (policy denial, bad/expired token)  -> VaultPermissionDenied (32)
     404 (no secret at path, no such mount)        -> VaultNotFound (33)
     400 "check-and-set parameter did not match"   -> VaultConflict (34)
     other 400, 429, 5xx                           -> VaultError (35)
 
-Every translated error is raised ``from None``: hvac exceptions carry the response body.
+Vault answers a bare 403 "permission denied" for an expired token too: after a 403 the client
+looks its token up once, and reports "expired, revoked or invalid" when that fails as well.
+Every translated error is raised ``from None`` (response bodies are never quoted beyond the
+server's short error strings).
 
 Retries (bounded: ``retries`` extra attempts, exponential backoff with jitter, capped at 2 s):
 
-- connection refused / reset / DNS failure (the request never reached a server): always;
-- timeouts: only for idempotent calls (reads; a write may have been applied);
-- 503 sealed / standby, 500, 502, 429: always (Vault applies a KV write atomically, so a
-  failed write had no effect);
-- standby redirects: a standby answers 307 to the active node; requests follows it (method and
-  body kept). During failover the target may be the dead leader: the resulting connection error
-  or redirect loop is retried like any connection failure, so the call lands on the new leader.
+- connection refused, DNS failure, connect timeout (the request never reached a server):
+  always;
+- read timeouts and connections dropped mid-answer: only for idempotent calls (reads; a
+  write may have been applied); a kept-alive connection closed while idle is re-opened and
+  the request sent once more (it never reached the server);
+- 503 sealed / standby, 500, 502, 504, 429: always (a KV write is atomic, so a failed write
+  had no effect);
+- standby redirects: a standby answers 307 to the active node; the client follows it (up to
+  3 hops, method and body kept). During failover the target may be the dead leader: the
+  resulting connection error is retried like any other, reaching the new leader.
 
-Never retried: 400 (including CAS conflicts), 403, 404.
+Never retried: 400 (including CAS conflicts), 401, 403, 404.
 """
 
 from __future__ import annotations
@@ -315,6 +325,8 @@ class VaultClient:
             # the whole environment on every request.
             session.proxies = requests.utils.get_environ_proxies(self.addr)
             session.trust_env = False
+            # hvac takes verify from a given session over its own argument: set it here.
+            session.verify = self._verify
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, self._pool_size))
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -506,6 +518,8 @@ class VaultClient:
             if not reused:
                 try:
                     conn.connect()
+                    # Small request/response pairs: do not let Nagle hold a segment back.
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except TimeoutError:
                     conn.close()
                     raise _ConnectTimeout from None

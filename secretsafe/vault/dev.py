@@ -64,22 +64,39 @@ def free_port() -> int:
 
 
 def wait_healthy(
-    addr: str, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+    addr: str,
+    *,
+    timeout: float = 15.0,
+    process: subprocess.Popen[bytes] | None = None,
+    ca_cert: str | os.PathLike[str] | None = None,
 ) -> None:
     """Wait until ``addr`` answers ``/v1/sys/health`` as active and unsealed (HTTP 200)."""
     deadline = time.monotonic() + timeout
     url = f"{addr}/v1/sys/health"
+    context = None
+    if addr.startswith("https://"):
+        import ssl
+
+        context = ssl.create_default_context(cafile=os.fspath(ca_cert) if ca_cert else None)
     while True:
         if process is not None and process.poll() is not None:
             raise VaultError(f"the dev server exited early (status {process.returncode})")
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - http(s) addr we built
+            with urllib.request.urlopen(url, timeout=1.0, context=context) as resp:  # noqa: S310 - http(s) addr we built
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):
             pass
         if time.monotonic() > deadline:
             raise VaultError(f"the dev server at {addr} did not become ready in {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def _wait_for_file(path: Path | None, *, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while path is not None and not path.is_file():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise VaultError("the dev server did not write its TLS CA")
         time.sleep(0.05)
 
 
@@ -93,6 +110,7 @@ class DevServer:
     home: Path
     process: subprocess.Popen[bytes] = field(repr=False)
     log: Path = field(repr=False)
+    ca_cert: Path | None = None
     _owns_home: bool = field(default=True, repr=False)
 
     @property
@@ -101,15 +119,21 @@ class DevServer:
 
     def env(self) -> dict[str, str]:
         """``VAULT_ADDR`` and ``VAULT_TOKEN`` for this server (plus the ``BAO_*`` twins)."""
-        return {
+        env = {
             "VAULT_ADDR": self.addr,
             "VAULT_TOKEN": self.token,
             "BAO_ADDR": self.addr,
             "BAO_TOKEN": self.token,
         }
+        if self.ca_cert is not None:
+            env["VAULT_CACERT"] = env["BAO_CACERT"] = str(self.ca_cert)
+        return env
 
     def export_lines(self) -> list[str]:
-        return [f"export VAULT_ADDR={self.addr}", f"export VAULT_TOKEN={self.token}"]
+        lines = [f"export VAULT_ADDR={self.addr}", f"export VAULT_TOKEN={self.token}"]
+        if self.ca_cert is not None:
+            lines.append(f"export VAULT_CACERT={self.ca_cert}")
+        return lines
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -142,12 +166,14 @@ def start_dev_server(
     home: str | os.PathLike[str] | None = None,
     bao: str | os.PathLike[str] | None = None,
     ready_timeout: float = 15.0,
+    tls: bool = False,
 ) -> DevServer:
     """Start ``bao server -dev`` on 127.0.0.1 and wait until it is ready.
 
     ``port=None`` picks a free port (retrying if another process takes it first); ``token=None``
     generates a random root token; ``home=None`` uses a fresh private temp dir as the child's
-    HOME (removed by :meth:`DevServer.stop`).
+    HOME (removed by :meth:`DevServer.stop`). ``tls=True``: HTTPS with a generated CA
+    (``DevServer.ca_cert``, inside the temp HOME).
     """
     binary = Path(bao) if bao is not None else bao_binary()
     root_token = token or f"dev-{secrets.token_urlsafe(18)}"
@@ -157,7 +183,12 @@ def start_dev_server(
     attempts = 1 if port is not None else _START_ATTEMPTS
     for _ in range(attempts):
         chosen = port if port is not None else free_port()
-        addr = f"http://127.0.0.1:{chosen}"
+        addr = f"{'https' if tls else 'http'}://127.0.0.1:{chosen}"
+        tls_dir = home_dir / f"tls-{chosen}"
+        argv = [str(binary), "server", "-dev", "-dev-no-store-token"]
+        if tls:
+            tls_dir.mkdir(mode=0o700, exist_ok=True)
+            argv += ["-dev-tls", f"-dev-tls-cert-dir={tls_dir}"]
         log = home_dir / f"bao-{chosen}.log"
         env = {
             "HOME": str(home_dir),
@@ -169,7 +200,7 @@ def start_dev_server(
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             process = subprocess.Popen(
-                [str(binary), "server", "-dev", "-dev-no-store-token"],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=fd,
                 stderr=subprocess.STDOUT,
@@ -190,10 +221,13 @@ def start_dev_server(
             home=home_dir,
             process=process,
             log=log,
+            ca_cert=tls_dir / "vault-ca.pem" if tls else None,
             _owns_home=False,
         )
         try:
-            wait_healthy(addr, timeout=ready_timeout, process=process)
+            if tls:
+                _wait_for_file(server.ca_cert, timeout=ready_timeout, process=process)
+            wait_healthy(addr, timeout=ready_timeout, process=process, ca_cert=server.ca_cert)
         except VaultError as exc:
             server.stop()
             last = exc

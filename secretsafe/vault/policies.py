@@ -25,6 +25,7 @@ __all__ = [
     "check_name",
     "check_path",
     "policy_diff",
+    "render_all",
     "same_policy",
 ]
 

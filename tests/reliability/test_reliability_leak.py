@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,13 @@ class Settings(BaseSettings):
     port: int
     api_key: SecretStr
     strict_number: int = 0
+
+
+class WithDefault(BaseSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    api_key: SecretStr = SecretStr("__CANARY__")
+    port: int = 5432
 
 
 class Strict(BaseSettings):
@@ -94,6 +102,9 @@ def ws(
     tmp = private_tmpdir(tmp_path / "tmpdir", monkeypatch)
     monkeypatch.chdir(work)
     monkeypatch.syspath_prepend(str(work))
+    # The schema module holds the canary; its bytecode cache would too.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     argv_log = tmp_path / "sops-argv.log"
     wrapper = tmp_path / "sops-wrapper.sh"
     wrapper.write_text(
@@ -133,7 +144,9 @@ def ws(
     (work / "backslash.env").write_text(f"API_KEY='{CANARY}\\n'\n", encoding="utf-8")
     (work / "nul.env").write_bytes(f"API_KEY={CANARY}\x00x\n".encode())
     (work / "latin1.env").write_bytes(f"API_KEY={CANARY}\xe9\n".encode("latin-1"))
-    (work / "settings_leak.py").write_text(SCHEMA_MODULE, encoding="utf-8")
+    (work / "settings_leak.py").write_text(
+        SCHEMA_MODULE.replace("__CANARY__", CANARY), encoding="utf-8"
+    )
     (work / "docker-compose.yml").write_text(COMPOSE, encoding="utf-8")
     readable = work / "readable-keys.txt"
     shutil.copy(age_key.key_file, readable)
@@ -152,6 +165,7 @@ PLAINTEXT_INPUTS = (
     "nul.env",
     "latin1.env",
     "docker-compose.yml",
+    "settings_leak.py",  # a secret default in code (the `example`/`schema` cases)
 )
 
 
@@ -276,6 +290,25 @@ def _cases(ws: Workspace) -> list[Case]:
             ("check", "--schema", "settings_leak:Settings", "-f", "tampered.env.enc"),
         ),
         c("check unknown spec", ("check", "--schema", "nomodule_xyz:Settings", "-f", ".env.enc")),
+        # example / schema: a secret default in the model is never printed
+        c("example secret default", ("example", "--schema", "settings_leak:WithDefault"), expect=0),
+        c(
+            "example -o",
+            ("example", "--schema", "settings_leak:WithDefault", "-o", "env.example"),
+            expect=0,
+        ),
+        *[
+            c(
+                f"schema --format {fmt}",
+                ("schema", "--schema", "settings_leak:WithDefault", "--format", fmt),
+                expect=0,
+            )
+            for fmt in ("json-schema", "names", "json", "markdown")
+        ],
+        # generate: the new secret goes into the file, not to the terminal (checked below too)
+        c("generate --into", ("generate", "--into", ".env.enc", "GENERATED"), expect=0),
+        c("generate --into foreign", ("generate", "--into", "foreign.env.enc", "G"), expect=21),
+        c("generate --into plaintext", ("generate", "--into", ".env", "G"), expect=13),
         # keys
         c("keys show", ("keys", "show"), expect=0),
         c("keys import junk", ("keys", "import", "--store", "file"), stdin=f"{CANARY}\n"),
@@ -344,6 +377,21 @@ def test_every_command_and_failure_path(
         )
         if leaks:
             tally.note("leaks found", len(leaks))
+
+
+def test_generated_secret_is_not_printed(ws: Workspace, tally: Tally) -> None:
+    """``generate --into`` and ``set`` make values no test planted: search for those."""
+    from secretsafe.sops import decrypt_file
+
+    result = run_cli(["generate", "--into", ".env.enc", "GENERATED", "--bytes", "32"])
+    value = decrypt_file(ws.work / ".env.enc")["GENERATED"]
+    leaked = [n for n, t in result.channels().items() if value in t]
+    leaked += [p.name for p in files_containing(ws.work, value) + files_containing(ws.tmp, value)]
+    tally.check(
+        "generate --into hides the new secret",
+        f"new secret found in {leaked}" if leaked else None,
+        note="success paths",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,6 +598,26 @@ def test_vault_commands(
         ),
         ("vault push foreign", ["vault", "push", "foreign.env.enc", "--path", path], {}, None),
         ("vault push plaintext", ["vault", "push", ".env", "--path", path], {}, None),
+        (
+            "vault push dry-run drift",
+            ["vault", "push", ".env.enc", "--path", drift, "--dry-run"],
+            {},
+            None,
+        ),
+        (
+            "vault push sections",
+            ["vault", "push", ".env.enc", "--path", path + "-s", "--layout", "sections"],
+            {},
+            None,
+        ),
+        ("vault push prune", ["vault", "push", ".env.enc", "--path", drift, "--prune"], {}, None),
+        (
+            "vault pull sections",
+            ["vault", "pull", "--path", path + "-s", "-o", "sec.env.enc"],
+            {},
+            None,
+        ),
+        ("vault pull no -o", ["vault", "pull", "--path", path], {}, None),
     ]
     for label, argv, env, _ in cases:
         with monkeypatch.context() as m:
@@ -564,6 +632,18 @@ def test_vault_commands(
         tally.check(label, problem, note="success paths" if result.code == 0 else "failure paths")
         if leaks:
             tally.note("leaks found", len(leaks))
+    # Validation of values that come from Vault: the error names the variable, not the value.
+    import secretsafe
+    from secretsafe.vault.source import VaultSource
+
+    module = __import__("settings_leak")
+    try:
+        secretsafe.load(module.Strict, environ={}, vault=VaultSource(path=path))
+    except SecretsafeError as exc:
+        leaked = any(CANARY in t for t in exception_texts(exc))
+        tally.check("load from Vault, invalid", "canary in the error" if leaked else None)
+    else:
+        tally.fail("load from Vault, invalid", "expected a validation failure")
     # The pulled file holds the canary encrypted, never in plaintext.
     pulled = ws.work / "pulled.env.enc"
     tally.check(

@@ -230,3 +230,53 @@ def test_open_key_files_are_refused(
     tally.check(
         "default keys.txt 0600 accepted", None if result.code == 0 else f"exit {result.code}"
     )
+
+
+def test_bootstrap_files_are_0600(
+    work: Path, age_key: Any, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``vault bootstrap`` on a fresh raft node: the unseal-keys file and the AppRole
+    credentials file are 0600 under a loose umask, and no key or token is left in TMPDIR."""
+    from reliability_support import files_containing, private_tmpdir
+
+    from secretsafe.sops import decrypt_file, encrypt_values
+    from secretsafe.vault.cluster import start_cluster
+
+    tmp = private_tmpdir(work / "tmpdir", monkeypatch)
+    encrypt_values({"DB__PASSWORD": "bootstrap-canary"}, work / "api.env.enc")
+    with start_cluster(1, base=work / "raft") as cluster:
+        (work / "bootstrap.toml").write_text(
+            f"""\
+[server]
+nodes = ["{cluster.addrs[0]}"]
+
+[init]
+shares = 3
+threshold = 2
+keys_file = "vault-keys.enc.env"
+recipients = ["{age_key.recipient}"]
+
+[mounts.secret]
+description = "application secrets"
+
+[apps.api]
+path = "apps/api/prod"
+env_file = "api.env.enc"
+""",
+            encoding="utf-8",
+        )
+        result = run_cli(["vault", "bootstrap", "--config", str(work / "bootstrap.toml")])
+        _want(tally, "bootstrap keys file", work / "vault-keys.enc.env", 0o600, result)
+        creds = sorted(work.glob("*approle*"))
+        for f in creds:
+            _want(tally, f"bootstrap credentials {f.name}", f, 0o600)
+        tally.check("bootstrap wrote credentials", None if creds else "no credentials file")
+        keys = decrypt_file(work / "vault-keys.enc.env").reveal()
+        secrets = [v for k, v in keys.items() if k.startswith("UNSEAL_KEY_") or "TOKEN" in k]
+        leaked = [s for s in secrets if s in result.out + result.err + result.logs]
+        leaked += [str(p) for s in secrets for p in files_containing(tmp, s)]
+        tally.check(
+            "bootstrap leaves no key in output or TMPDIR",
+            f"{len(leaked)} leaks" if leaked else None,
+            note="bootstrap leak checks",
+        )

@@ -369,3 +369,24 @@ def test_push_pull_do_not_import_hvac(bao_server: DevServer, kv_path: str) -> No
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_tls_needs_the_ca_and_never_skips_verification(
+    monkeypatch: pytest.MonkeyPatch, kv_path: str
+) -> None:
+    from secretsafe.vault.dev import start_dev_server
+
+    with start_dev_server(tls=True) as server:
+        assert server.ca_cert is not None
+        with (
+            connect(addr=server.addr, token=server.token, retries=0) as client,
+            pytest.raises(VaultUnreachable, match=r"TLS verification failed.*--ca-cert"),
+        ):
+            kv.read_secret(client, kv_path)
+        with connect(addr=server.addr, token=server.token, ca_cert=server.ca_cert) as client:
+            assert kv.write_secret(client, kv_path, {"A": "1"}, cas=0) == 1
+        monkeypatch.setenv("VAULT_CACERT", str(server.ca_cert))
+        with connect(addr=server.addr, token=server.token) as client:
+            assert kv.read_secret(client, kv_path).data.reveal() == {"A": "1"}
+            # the hvac path gets the same trust settings
+            assert client.hvac.sys.read_health_status(method="GET")["sealed"] is False

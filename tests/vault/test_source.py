@@ -75,3 +75,24 @@ def test_pydantic_settings_source_with_env_override(
     assert settings.database.password.get_secret_value() == "pw=1\n2"  # type: ignore[attr-defined]
     assert settings.jwt_secret.get_secret_value() == "j" * 32  # type: ignore[attr-defined]
     assert settings.debug is True  # type: ignore[attr-defined]
+
+
+class Flat(BaseSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="__")
+    database: Database
+    jwt_secret: SecretStr
+
+
+def test_secretsafe_load_with_vault_source(
+    vault_env: DevServer, vault_client: VaultClient, kv_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secretsafe
+
+    sync.push(vault_client, VALUES, path=kv_path)
+    settings = secretsafe.load(Flat, vault=VaultSource(path=kv_path), environ={})
+    assert settings.database.password.get_secret_value() == "pw=1\n2"
+    # the process environment wins over Vault (documented order)
+    settings = secretsafe.load(
+        Flat, vault=VaultSource(path=kv_path), environ={"DATABASE__HOST": "override"}
+    )
+    assert settings.database.host == "override"

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bootstrap_helpers import APP_VALUES, Workdir
 
 from secretsafe.sops import encrypt_values
 from secretsafe.vault.cluster import RaftCluster, start_cluster
-
-from bootstrap_helpers import APP_VALUES, Workdir
 
 
 @pytest.fixture

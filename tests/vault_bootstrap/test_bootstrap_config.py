@@ -69,10 +69,9 @@ def test_policy_is_read_only_on_exactly_its_paths() -> None:
     for word in ("create", "update", "delete", "list", "sudo", "*"):
         assert word not in hcl.split("\n", 1)[1]
     # The sections layout adds direct children only ("+" is one segment, never "*").
-    sections = app_policy(
-        AppAccess(app="api", mount="kv", paths=("apps/api",), children=True)
-    )
-    assert 'path "kv/data/apps/api/+"' in sections and "*" not in sections
+    sections = app_policy(AppAccess(app="api", mount="kv", paths=("apps/api",), children=True))
+    assert 'path "kv/data/apps/api/+"' in sections
+    assert "*" not in sections
     assert same_policy(hcl, hcl.replace("\n", "\n\n") + "   \n")
     assert not same_policy(hcl, hcl.replace('["read"]', '["read", "list"]'))
 
@@ -89,7 +88,8 @@ def test_print_policies(workdir: Workdir, capfd: pytest.CaptureFixture[str]) -> 
         fh.write('\n[apps.worker]\npath = "apps/worker"\nlayout = "sections"\n')
     assert main(["vault", "bootstrap", "--config", str(config), "--print-policies"]) == 0
     out = capfd.readouterr().out
-    assert "# policy: app-api" in out and "# policy: app-worker" in out
+    assert "# policy: app-api" in out
+    assert "# policy: app-worker" in out
     assert 'path "secret/data/apps/api/prod" {' in out
     assert 'path "secret/metadata/apps/worker/+" {' in out
 
@@ -97,4 +97,6 @@ def test_print_policies(workdir: Workdir, capfd: pytest.CaptureFixture[str]) -> 
 def test_missing_config_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     code = main(["vault", "bootstrap", "--config", str(tmp_path / "nope.toml")])
     err = capfd.readouterr().err
-    assert code == 10 and "no such file" in err and "Traceback" not in err
+    assert code == 10
+    assert "no such file" in err
+    assert "Traceback" not in err

@@ -37,7 +37,8 @@ def test_three_nodes_survive_leader_kill(
     config = workdir.write_config(raft3.addrs)
     code, out, err = outs.run(capfd, "bootstrap", "--config", str(config))
     assert code == 0, out + err
-    assert out.count("done  join") == 2 and "done  raft 3 nodes: 3 voters" in out
+    assert out.count("done  join") == 2
+    assert "done  raft 3 nodes: 3 voters" in out
     assert all(not node_status(a).sealed for a in raft3.addrs)
 
     root = decrypt_file(workdir.keys_file)["VAULT_ROOT_TOKEN"]
@@ -70,7 +71,8 @@ def test_three_nodes_survive_leader_kill(
     finally:
         client.close()
 
-    assert killed is not None and recover_s is not None
+    assert killed is not None
+    assert recover_s is not None
     with capfd.disabled():  # the figure goes to the terminal (pytest -s), not the checks
         print(
             f"\nHA failover: {recover_s:.2f} s from killing the leader to the next acknowledged "
@@ -92,7 +94,8 @@ def test_three_nodes_survive_leader_kill(
     assert node_status(killed.addr).sealed
     code, out, _ = outs.run(capfd, "unseal", "--config", str(config))
     assert code == 0, out
-    assert out.count("unchanged  unseal") == 2 and f"done  unseal {killed.addr}" in out
+    assert out.count("unchanged  unseal") == 2
+    assert f"done  unseal {killed.addr}" in out
     keys = read_keys_file(workdir.keys_file)
     assert unseal_node(killed.addr, keys).status == "already unsealed"
     deadline = time.monotonic() + 30

@@ -1,0 +1,38 @@
+"""Compose-aware checks: read docker compose files (base + overlays) the way docker compose
+merges and interpolates them, compute each service's environment with the file and line of
+every variable, and report findings (hardcoded secrets, undefined ``${VAR}``, missing env files,
+conflicting overlays, TLS verification switched off, the Docker socket mounted) and schema
+problems. Nothing here prints a value.
+
+- :func:`load_project` -> :class:`Project`; :func:`service_environment`;
+- :func:`compose_findings`; :func:`check_compose` (with a schema) -> :class:`ComposeReport`.
+
+PyYAML loads on first use.
+"""
+
+from __future__ import annotations
+
+from secretsafe.compose.findings import (
+    RULES,
+    ComposeReport,
+    Finding,
+    check_compose,
+    compose_findings,
+)
+from secretsafe.compose.loader import Loc, Project, Service, load_project
+from secretsafe.compose.service import ServiceEnvironment, Variable, service_environment
+
+__all__ = [
+    "RULES",
+    "ComposeReport",
+    "Finding",
+    "Loc",
+    "Project",
+    "Service",
+    "ServiceEnvironment",
+    "Variable",
+    "check_compose",
+    "compose_findings",
+    "load_project",
+    "service_environment",
+]

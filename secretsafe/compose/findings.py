@@ -1,0 +1,692 @@
+"""Findings about compose stacks (and, through :mod:`secretsafe.audit`, repositories).
+
+A :class:`Finding` names a rule, a severity, the file and line, the service and variable, a
+message and a hint. It never holds a value: at most a fingerprint
+(:func:`secretsafe.secret.fingerprint`). Compose rules:
+
+=========================  ========  ======================================================
+rule                       severity  what
+=========================  ========  ======================================================
+``hardcoded-secret``       error     a secret-looking variable with a literal value, or a
+                                     value shaped like a known token, key or a URL with a
+                                     password
+``required-variable``      error     ``${VAR:?message}`` / ``${VAR?message}`` not satisfied
+``undefined-variable``     warning   ``${VAR}`` / ``$VAR`` with no default and no source
+                                     (not in ``.env``, the env files given, nor the
+                                     environment): compose substitutes an empty string
+``missing-env-file``       error     a required ``env_file`` that does not exist
+``conflicting-value``      warning   overlays set the same variable to different values
+                                     (the message says which file wins)
+``tls-verify-disabled``    error     an environment variable turns TLS verification off
+``docker-socket``          warning   the Docker (or Podman) socket is mounted into a
+                                     container: root on the host
+``schema.<kind>``          per kind  the service's environment fails the schema (H4's
+                                     kinds: ``missing``, ``unknown``, ``too_short``, ...)
+=========================  ========  ======================================================
+
+A finding on a compose line is suppressed by a comment on that line:
+``# secretsafe: ignore`` (every rule) or ``# secretsafe: ignore[docker-socket]`` (listed rules,
+comma-separated).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from secretsafe.compose.loader import Loc, Project, Service
+from secretsafe.compose.service import EnvFileCache, ServiceEnvironment, service_environment
+
+__all__ = [
+    "RULES",
+    "SEVERITIES",
+    "ComposeReport",
+    "Finding",
+    "Rule",
+    "check_compose",
+    "compose_findings",
+    "is_docker_socket",
+    "is_secret_name",
+    "literal_secret_reason",
+    "schema_label",
+    "tls_disabled",
+]
+
+Severity = Literal["error", "warning", "note"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
+SCHEMA_LABEL = "secretsafe.schema"
+ENVIRONMENT_LABEL = "secretsafe.environment"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    help: str
+
+
+_RULE_LIST = (
+    Rule(
+        "hardcoded-secret",
+        "error",
+        "Secret written in a compose file",
+        "Reference it as ${VAR} and keep the value in an encrypted env file "
+        "(secretsafe encrypt .env; secretsafe run -f .env.enc -- docker compose up).",
+    ),
+    Rule(
+        "required-variable",
+        "error",
+        "Required variable not set",
+        "Set the variable in .env, an encrypted env file passed with -f, or the environment.",
+    ),
+    Rule(
+        "undefined-variable",
+        "warning",
+        "Variable referenced but never set",
+        "Set it, or give a default (${VAR:-default}) or make it required (${VAR:?message}).",
+    ),
+    Rule(
+        "missing-env-file",
+        "error",
+        "env_file does not exist",
+        "Create the file, fix the path (relative to the first compose file), or mark the "
+        "entry required: false.",
+    ),
+    Rule(
+        "conflicting-value",
+        "warning",
+        "Overlays set a variable to different values",
+        "Keep one definition, or confirm that the overlay is meant to win.",
+    ),
+    Rule(
+        "tls-verify-disabled",
+        "error",
+        "TLS certificate verification disabled",
+        "Remove the variable; trust a private CA with SSL_CERT_FILE / NODE_EXTRA_CA_CERTS.",
+    ),
+    Rule(
+        "docker-socket",
+        "warning",
+        "Docker socket mounted into a container",
+        "Access to the socket is root on the host, even read-only; use a socket proxy "
+        "that allows only the calls needed, or mark the line # secretsafe: ignore[docker-socket].",
+    ),
+    Rule(
+        "schema",
+        "error",
+        "Environment does not match the schema",
+        "Fix the variable named; see secretsafe schema --schema SPEC --format names.",
+    ),
+    # Repository audit rules (secretsafe.audit).
+    Rule(
+        "env-tracked",
+        "error",
+        "Plaintext env file tracked by git",
+        "git rm --cached the file, add it to .gitignore, commit an encrypted copy "
+        "(secretsafe encrypt), and rotate the secrets it held.",
+    ),
+    Rule(
+        "env-not-ignored",
+        "error",
+        "Plaintext env file not covered by .gitignore",
+        "Add the file (or a pattern such as .env*, !*.enc, !.env.example) to .gitignore.",
+    ),
+    Rule(
+        "env-in-history",
+        "error",
+        "Plaintext env file in git history",
+        "Rotate every secret it held; then rewrite history (git filter-repo) if required.",
+    ),
+    Rule(
+        "insecure-permissions",
+        "error",
+        "Env or key file readable by group or others",
+        "chmod 600 the file (secretsafe audit --fix does it).",
+    ),
+    Rule(
+        "unknown-recipient",
+        "error",
+        "Encrypted file has a recipient not in .sops.yaml",
+        "Run secretsafe rotate / recipients remove so that the file's recipients match "
+        ".sops.yaml, or add the key to .sops.yaml if it belongs.",
+    ),
+)
+RULES: dict[str, Rule] = {r.id: r for r in _RULE_LIST}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem, located. Holds names, never values."""
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str | None = None
+    line: int | None = None
+    hint: str | None = None
+    variable: str | None = None
+    service: str | None = None
+    fingerprint: str | None = None
+    suggestions: tuple[str, ...] = ()
+    fixed: bool = False
+
+    @property
+    def where(self) -> str:
+        if self.file is None:
+            return "<project>"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "service": self.service,
+            "variable": self.variable,
+            "message": self.message,
+            "hint": self.hint,
+            "suggestions": list(self.suggestions),
+            "fingerprint": self.fingerprint,
+            "fixed": self.fixed,
+        }
+
+    def sort_key(self) -> tuple[str, int, str, str, str]:
+        return (self.file or "", self.line or 0, self.rule, self.service or "", self.variable or "")
+
+
+# ----------------------------------------------------------------------------- heuristics
+_SECRET_TOKENS = {
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "PASSPHRASE",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "APIKEY",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "PRIVATEKEY",
+    "DSN",
+}
+_SECRET_PAIRS = {
+    ("API", "KEY"),
+    ("ACCESS", "KEY"),
+    ("PRIVATE", "KEY"),
+    ("SECRET", "KEY"),
+    ("AUTH", "KEY"),
+    ("SIGNING", "KEY"),
+    ("ENCRYPTION", "KEY"),
+    ("MASTER", "KEY"),
+    ("SESSION", "KEY"),
+    ("LICENSE", "KEY"),
+    ("APP", "KEY"),
+    ("UNSEAL", "KEY"),
+}
+# A last word that makes the variable *about* a secret, not the secret itself.
+_NOT_SECRET_TAIL = {
+    "FILE",
+    "FILES",
+    "PATH",
+    "DIR",
+    "TTL",
+    "EXPIRY",
+    "EXPIRES",
+    "EXPIRATION",
+    "LIFETIME",
+    "LENGTH",
+    "LEN",
+    "MIN",
+    "MAX",
+    "TIMEOUT",
+    "ENABLED",
+    "ENABLE",
+    "DISABLED",
+    "REQUIRED",
+    "HEADER",
+    "NAME",
+    "TYPE",
+    "ALGORITHM",
+    "ALG",
+    "ISSUER",
+    "AUDIENCE",
+    "PREFIX",
+    "FIELD",
+    "PARAM",
+    "MODE",
+    "POLICY",
+    "ROTATION",
+    "COUNT",
+    "SIZE",
+    "AGE",
+    "ID",
+    "USER",
+    "USERNAME",
+    "HOST",
+    "PORT",
+    "METHOD",
+    "ENDPOINT",
+    "URL_PATH",
+    "VERSION",
+    "FORMAT",
+    "KIND",
+    "SOURCE",
+    "PROVIDER",
+    "BACKEND",
+    "STORE",
+    "HASH_ALGORITHM",
+    "RESET_URL",
+    "ROLE",
+    "COOKIE_NAME",
+}
+_BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n", "0", "1", "none", "null"}
+_REFERENCE = re.compile(r"^(?:vault|bao|op|sm|aws-sm|awssm|gcp-sm|azure-kv|file|env|secret)://|^vault:")
+_KNOWN_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("an age secret key", re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]{20,}")),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
+    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a Stripe live key", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{16,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("an OpenAI-style API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}")),
+    ("a Vault/OpenBao token", re.compile(r"\b(?:hvs|hvb|s)\.[A-Za-z0-9_-]{24,}")),
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
+)
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*:([^/?#@\s]+)@")
+
+
+def _tokens(name: str) -> list[str]:
+    return [t for t in re.split(r"[_.\-]+", name.upper()) if t]
+
+
+def is_secret_name(name: str) -> bool:
+    """True for names that hold secrets (``DB_PASSWORD``, ``JWT_SECRET``, ``API_KEY``,
+    ``AUTH__JWT_SECRET_KEY``) and not names about them (``DB_PASSWORD_FILE``,
+    ``TOKEN_TTL``, ``SECRET_KEY_LENGTH``)."""
+    tokens = _tokens(name)
+    if not tokens:
+        return False
+    if tokens[-1] in _NOT_SECRET_TAIL or "_".join(tokens[-2:]) in _NOT_SECRET_TAIL:
+        return False
+    if any(t in _SECRET_TOKENS for t in tokens):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in zip(tokens, tokens[1:], strict=False))
+
+
+def literal_secret_reason(name: str, raw: str, *, templated: bool) -> str | None:
+    """Why ``name`` set to the compose text ``raw`` is a hardcoded secret, or ``None``.
+
+    ``templated``: the text had ``${...}`` references (a reference is never a finding, but
+    a URL with a literal password around one still is). ``raw`` is only inspected, never
+    returned or quoted.
+    """
+    text = raw.strip()
+    if not text:
+        return None
+    for what, pattern in _KNOWN_TOKENS:
+        if pattern.search(text):
+            return f"its value looks like {what}"
+    m = _URL_PASSWORD.match(text)
+    if m and "$" not in m.group(1):
+        return "its value is a URL with a password in it"
+    if templated or "$" in text:
+        return None  # ${VAR} (or escaped $$ text passed on literally: not a credential)
+    if not is_secret_name(name):
+        return None
+    low = text.lower()
+    if low in _BOOLEANS or (text.isdigit() and len(text) <= 5):
+        return None
+    if _REFERENCE.match(low) or text.startswith("/run/secrets/"):
+        return None
+    return "it is a secret-looking variable with a literal value"
+
+
+def tls_disabled(name: str, value: str) -> bool:
+    """True when ``name=value`` in an environment turns off TLS certificate verification."""
+    n = name.upper()
+    v = value.strip().lower()
+    off = v in ("0", "false", "no", "off", "n", "f", "none", "disable", "disabled")
+    on = v in ("1", "true", "yes", "on", "y", "t")
+    if n in ("NODE_TLS_REJECT_UNAUTHORIZED", "PYTHONHTTPSVERIFY"):
+        return v == "0"
+    if n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        # An empty bundle switched verification off in requests before 2.32.
+        return v == ""
+    if n in ("GIT_SSL_NO_VERIFY", "CURL_INSECURE"):
+        return bool(v) and not off
+    if n in ("NPM_CONFIG_STRICT_SSL", "YARN_STRICT_SSL", "PIP_TRUSTED_HOST_ALL"):
+        return off
+    if n.endswith(
+        (
+            "SKIP_VERIFY",
+            "SKIP_TLS_VERIFY",
+            "SKIP_SSL_VERIFY",
+            "TLS_SKIP_VERIFY",
+            "SSL_NO_VERIFY",
+            "TLS_NO_VERIFY",
+            "TLS_INSECURE",
+            "SSL_INSECURE",
+            "INSECURE_TLS",
+            "INSECURE_SSL",
+            "DISABLE_SSL_VERIFY",
+            "DISABLE_TLS_VERIFY",
+        )
+    ) or n in ("TLS_INSECURE", "SSL_INSECURE"):
+        return on
+    if n.endswith(
+        (
+            "SSL_VERIFY",
+            "TLS_VERIFY",
+            "VERIFY_SSL",
+            "VERIFY_TLS",
+            "VERIFY_CERTS",
+            "VERIFY_CERT",
+            "VERIFY_CERTIFICATE",
+            "VERIFY_CERTIFICATES",
+            "SSL_VERIFICATION",
+            "TLS_VERIFICATION",
+            "CERT_VERIFY",
+            "SSL_CERT_REQS",
+            "SSL_VERIFICATIONMODE",
+            "SSL_VERIFICATION_MODE",
+            "HTTPS_VERIFY",
+        )
+    ):
+        return off
+    return False
+
+
+_SOCKET = re.compile(r"(?:^|/)(?:docker|podman)\.sock$")
+
+
+def is_docker_socket(source: str | None) -> bool:
+    return bool(source) and bool(_SOCKET.search(str(source).rstrip("/")))
+
+
+# ----------------------------------------------------------------------------- compose checks
+_IGNORE = re.compile(r"#\s*secretsafe:\s*ignore(?:\[([A-Za-z0-9_.,\s-]+)\])?")
+
+
+def _suppressed(project: Project, finding: Finding) -> bool:
+    if finding.file is None or finding.line is None:
+        return False
+    cf = project.file(finding.file)
+    if cf is None:
+        return False
+    m = _IGNORE.search(cf.line_text(finding.line))
+    if m is None:
+        return False
+    if m.group(1) is None:
+        return True
+    listed = {r.strip() for r in m.group(1).split(",")}
+    return finding.rule in listed or finding.rule.split(".")[0] in listed
+
+
+def _at(loc: Loc) -> dict[str, Any]:
+    return {"file": loc.file, "line": loc.line}
+
+
+def compose_findings(
+    project: Project,
+    *,
+    services: Sequence[str] | None = None,
+    decrypt: bool = False,
+    rules: Iterable[str] | None = None,
+    cache: EnvFileCache | None = None,
+) -> list[Finding]:
+    """Every compose finding of ``project`` (for ``services``, default all), sorted, with
+    ``# secretsafe: ignore`` comments applied. ``rules`` limits the rules run."""
+    wanted = set(rules) if rules is not None else set(RULES)
+    names = list(services) if services is not None else list(project.services)
+    files = cache if cache is not None else EnvFileCache(decrypt=decrypt)
+    out: list[Finding] = []
+    if wanted & {"undefined-variable", "required-variable"}:
+        out.extend(_interpolation_findings(project, wanted))
+    for name in names:
+        env = service_environment(project, name, decrypt=decrypt, cache=files)
+        out.extend(_service_findings(project, env, wanted))
+    kept = {f for f in out if not _suppressed(project, f)}
+    return sorted(kept, key=Finding.sort_key)
+
+
+def _interpolation_findings(project: Project, wanted: set[str]) -> list[Finding]:
+    out: list[Finding] = []
+    env_hint = "set it in {}, in an env file passed with -f, or in the environment".format(
+        project.dotenv_path or ".env"
+    )
+    for cf in project.files:
+        for usage in cf.usages:
+            for ref in usage.refs:
+                if ref.failed and "required-variable" in wanted:
+                    out.append(
+                        Finding(
+                            "required-variable",
+                            "error",
+                            f"${{{ref.name}{ref.op}...}} requires {ref.name}, which is "
+                            f"{'empty' if ref.found else 'not set'}: compose refuses to start",
+                            **_at(usage.loc),
+                            hint=env_hint,
+                            variable=ref.name,
+                            service=_service_of(usage.path),
+                        )
+                    )
+                elif ref.undefined and "undefined-variable" in wanted:
+                    out.append(
+                        Finding(
+                            "undefined-variable",
+                            "warning",
+                            f"${{{ref.name}}} has no default and is not set anywhere: "
+                            "compose substitutes an empty string",
+                            **_at(usage.loc),
+                            hint=f"{env_hint}, or write ${{{ref.name}:-default}}",
+                            variable=ref.name,
+                            service=_service_of(usage.path),
+                        )
+                    )
+    return out
+
+
+def _service_of(path: tuple[str, ...]) -> str | None:
+    return path[1] if len(path) > 1 and path[0] == "services" else None
+
+
+def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str]) -> list[Finding]:
+    svc = env.service
+    out: list[Finding] = []
+    if "missing-env-file" in wanted:
+        for ref in env.missing_files:
+            if ref.required:
+                out.append(
+                    Finding(
+                        "missing-env-file",
+                        "error",
+                        f"env_file {ref.path} does not exist (looked for {ref.resolved})",
+                        **_at(ref.loc),
+                        hint=RULES["missing-env-file"].help,
+                        service=svc.name,
+                    )
+                )
+    for name, setting in svc.environment.items():
+        if "hardcoded-secret" in wanted and setting.raw is not None:
+            reason = literal_secret_reason(name, setting.raw, templated=setting.templated)
+            if reason:
+                out.append(
+                    Finding(
+                        "hardcoded-secret",
+                        "error",
+                        f"{name} is hardcoded in the compose file: {reason}",
+                        **_at(setting.loc),
+                        hint=f"write {name}: ${{{name}}} and keep the value in an encrypted "
+                        "env file (secretsafe encrypt; secretsafe run -f .env.enc -- "
+                        "docker compose up)",
+                        variable=name,
+                        service=svc.name,
+                    )
+                )
+            # Earlier overlays' literals too: they stay in the repository.
+            for prev in setting.previous:
+                if prev.raw is None:
+                    continue
+                reason = literal_secret_reason(name, prev.raw, templated=prev.templated)
+                if reason:
+                    out.append(
+                        Finding(
+                            "hardcoded-secret",
+                            "error",
+                            f"{name} is hardcoded in the compose file: {reason}",
+                            **_at(prev.loc),
+                            hint=f"write {name}: ${{{name}}} and keep the value in an "
+                            "encrypted env file",
+                            variable=name,
+                            service=svc.name,
+                        )
+                    )
+        if "conflicting-value" in wanted and setting.previous:
+            for prev in setting.previous:
+                if prev.loc.file != setting.loc.file and prev.raw != setting.raw:
+                    out.append(
+                        Finding(
+                            "conflicting-value",
+                            "warning",
+                            f"{name} is set to different values in {prev.loc} and "
+                            f"{setting.loc}; {setting.loc.file} wins (the later file)",
+                            **_at(setting.loc),
+                            hint=RULES["conflicting-value"].help,
+                            variable=name,
+                            service=svc.name,
+                        )
+                    )
+    if "tls-verify-disabled" in wanted:
+        for var in env.variables.values():
+            if tls_disabled(var.name, var.value):
+                out.append(
+                    Finding(
+                        "tls-verify-disabled",
+                        "error",
+                        f"{var.name} turns TLS certificate verification off for service "
+                        f"{svc.name}",
+                        **_at(var.loc),
+                        hint=RULES["tls-verify-disabled"].help,
+                        variable=var.name,
+                        service=svc.name,
+                    )
+                )
+    if "docker-socket" in wanted:
+        for mount in svc.volumes:
+            if is_docker_socket(mount.source):
+                ro = " (read-only does not help: the API is still writable)" if mount.read_only else ""
+                out.append(
+                    Finding(
+                        "docker-socket",
+                        "warning",
+                        f"service {svc.name} mounts the Docker socket {mount.source}{ro}: "
+                        "whoever controls the container controls the host",
+                        **_at(mount.loc),
+                        hint=RULES["docker-socket"].help,
+                        service=svc.name,
+                    )
+                )
+    return out
+
+
+# ----------------------------------------------------------------------------- schema check
+def schema_label(service: Service) -> tuple[str | None, str | None]:
+    """The ``secretsafe.schema`` (and ``secretsafe.environment``) labels of a service."""
+    spec = service.labels.get(SCHEMA_LABEL)
+    envname = service.labels.get(ENVIRONMENT_LABEL)
+    return (
+        spec.value if spec is not None and spec.value else None,
+        envname.value if envname is not None and envname.value else None,
+    )
+
+
+@dataclass
+class ComposeReport:
+    """The outcome of ``secretsafe check --compose``: findings and the services checked."""
+
+    files: tuple[str, ...]
+    services: tuple[str, ...]
+    findings: list[Finding] = field(default_factory=list)
+    schemas: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {s: sum(1 for f in self.findings if f.severity == s) for s in SEVERITIES}
+        return {
+            "version": 1,
+            "ok": self.ok,
+            "files": list(self.files),
+            "services": [
+                {"name": s, "schema": self.schemas.get(s)} for s in self.services
+            ],
+            "counts": counts,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def check_compose(
+    project: Project,
+    *,
+    services: Sequence[str],
+    spec: str | type[Any] | None = None,
+    environment: str | None = None,
+    unknown: Literal["error", "warning", "off"] = "error",
+    decrypt: bool = True,
+) -> ComposeReport:
+    """Compose findings for ``services`` plus, for each, the schema check of its resulting
+    environment: ``spec``, else the service's ``secretsafe.schema`` label (a service with
+    neither gets compose findings only)."""
+    from secretsafe.schemas import check
+
+    cache = EnvFileCache(decrypt=decrypt)
+    findings = compose_findings(project, services=services, decrypt=decrypt, cache=cache)
+    schemas: dict[str, str] = {}
+    for name in services:
+        env = service_environment(project, name, decrypt=decrypt, cache=cache)
+        label_spec, label_env = schema_label(env.service)
+        use = spec if spec is not None else label_spec
+        if use is None:
+            continue
+        schemas[name] = use if isinstance(use, str) else getattr(use, "__name__", str(use))
+        report = check(
+            use,
+            env.values(),
+            environment=environment if environment is not None else label_env,
+            unknown=unknown,
+            sources=env.sources(),
+        )
+        for p in report.problems:
+            var = env.variables.get(p.variable) if p.variable else None
+            loc = var.loc if var is not None else env.service.locs[-1]
+            hint = p.hint
+            if var is not None and var.kind == "env_file":
+                where = f"set in {var.loc}"
+                hint = f"{hint}; {where}" if hint else where
+            findings.append(
+                Finding(
+                    f"schema.{p.kind}",
+                    "warning" if p.severity == "warning" else "error",
+                    p.message,
+                    **_at(loc),
+                    hint=hint,
+                    variable=p.variable or p.field,
+                    service=name,
+                    suggestions=tuple(p.suggestions),
+                )
+            )
+    findings = [f for f in findings if not _suppressed(project, f)]
+    findings.sort(key=Finding.sort_key)
+    return ComposeReport(
+        files=tuple(f.path for f in project.files),
+        services=tuple(services),
+        findings=findings,
+        schemas=schemas,
+    )

@@ -1,0 +1,793 @@
+"""Read compose files with line numbers and merge them the way docker compose does.
+
+Parsing uses PyYAML's node API (``yaml.compose``, with the C loader when it is built), so every
+mapping key and list item keeps its line. Anchors and aliases resolve to shared nodes; merge
+keys (``<<: *defaults``, or ``<<: [*a, *b]`` where the first wins) are applied here, since only
+PyYAML's constructor does that and it drops line numbers. Overlay tags ``!reset`` and
+``!override`` (compose 2.24+) are honoured.
+
+Each file is interpolated on its own (compose does this before merging), from the project
+``.env`` next to the first file with the process environment over it. Then the files merge in
+order, by the compose specification's rules:
+
+- mappings merge key by key, the later file winning; ``environment`` and ``labels`` in list
+  form (``KEY=VALUE``, ``KEY``) are mappings for this purpose;
+- sequences append; ``command``, ``entrypoint`` and ``healthcheck.test`` are replaced;
+  ``volumes`` merge by container path, ``ports``/``secrets``/``configs`` drop duplicates;
+- ``env_file`` entries (a string, a list, or the long form with ``path``/``required``/
+  ``format``) append, a path already listed keeping its first position;
+- relative paths are relative to the project directory (the first file's directory), as in
+  compose with several ``-f`` files.
+
+``extends`` (same file or ``file:``) is resolved per file before merging. ``include`` is not
+supported (a :class:`~secretsafe.errors.ComposeError` says so).
+
+Every ``environment`` entry keeps the history of the settings it replaced, so a report can say
+that ``production.yml:12`` overrides ``base.yml:30``. Values stay in memory; reprs hide them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from secretsafe.compose.interpolate import Ref, interpolate
+from secretsafe.errors import ComposeError
+
+__all__ = [
+    "RESET",
+    "EnvFileRef",
+    "Loc",
+    "Mount",
+    "Project",
+    "ComposeFile",
+    "Service",
+    "Setting",
+    "Templated",
+    "Usage",
+    "YList",
+    "YMap",
+    "load_project",
+    "parse_file",
+]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_MAX_DEPTH = 200
+
+
+class Loc(NamedTuple):
+    """Where something is set: the file as the user named it, and a 1-based line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class Templated(str):
+    """A string scalar that held ``$`` syntax: the interpolated value, with the template
+    (``raw``) and the references met (``refs``)."""
+
+    raw: str
+    refs: tuple[Ref, ...]
+
+    def __new__(cls, value: str, raw: str, refs: tuple[Ref, ...]) -> Templated:
+        obj = super().__new__(cls, value)
+        obj.raw = raw
+        obj.refs = refs
+        return obj
+
+    def __repr__(self) -> str:
+        return "Templated(<hidden>)"
+
+
+class _Reset:
+    def __repr__(self) -> str:
+        return "RESET"
+
+
+#: The value of a key tagged ``!reset`` in an overlay: the key is removed when merging.
+RESET: Any = _Reset()
+
+
+class YMap(dict[str, Any]):
+    """A mapping that knows where it and each of its keys are."""
+
+    def __init__(self, loc: Loc, *, override: bool = False) -> None:
+        super().__init__()
+        self.loc = loc
+        self.locs: dict[str, Loc] = {}
+        self.override = override
+        self.normalized = False
+
+    def put(self, key: str, value: Any, loc: Loc) -> None:
+        self[key] = value
+        self.locs[key] = loc
+
+    def __repr__(self) -> str:
+        return f"YMap(keys={list(self)!r}, loc={self.loc})"
+
+
+class YList(list[Any]):
+    """A sequence that knows where it and each of its items are."""
+
+    def __init__(self, loc: Loc, *, override: bool = False) -> None:
+        super().__init__()
+        self.loc = loc
+        self.locs: list[Loc] = []
+        self.override = override
+
+    def add(self, value: Any, loc: Loc) -> None:
+        self.append(value)
+        self.locs.append(loc)
+
+    def __repr__(self) -> str:
+        return f"YList(len={len(self)}, loc={self.loc})"
+
+
+class Setting(NamedTuple):
+    """One ``environment`` (or ``labels``) entry of a service.
+
+    ``value``: after interpolation; ``None`` for a bare ``KEY`` (taken from the environment
+    compose runs in). ``raw``: as written. ``previous``: the settings of earlier files that
+    this one replaced, oldest first.
+    """
+
+    name: str
+    value: str | None
+    raw: str | None
+    loc: Loc
+    templated: bool = False
+    previous: tuple[Setting, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"Setting({self.name!r}, loc={self.loc}, templated={self.templated})"
+
+
+class EnvFileRef(NamedTuple):
+    """One ``env_file`` entry: the path as written, resolved against the project directory."""
+
+    path: str
+    resolved: str
+    required: bool
+    format: str | None
+    loc: Loc
+
+
+class Mount(NamedTuple):
+    """One ``volumes`` entry of a service (short or long syntax)."""
+
+    source: str | None
+    target: str | None
+    type: str
+    read_only: bool
+    loc: Loc
+
+
+class Usage(NamedTuple):
+    """A string scalar with ``$`` references: where, the key path, and the references."""
+
+    loc: Loc
+    path: tuple[str, ...]
+    refs: tuple[Ref, ...]
+
+
+@dataclass
+class ComposeFile:
+    """One parsed compose file."""
+
+    path: str
+    abspath: str
+    data: YMap
+    usages: list[Usage]
+    lines: list[str]
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+
+@dataclass
+class Service:
+    """A service after merging every file.
+
+    ``locs``: the line of ``<name>:`` under ``services`` in each file that defines it.
+    ``environment``: name -> the winning :class:`Setting` (with ``previous``).
+    """
+
+    name: str
+    locs: tuple[Loc, ...]
+    config: YMap
+    environment: dict[str, Setting]
+    env_files: list[EnvFileRef]
+    volumes: list[Mount]
+    labels: dict[str, Setting]
+
+    @property
+    def loc(self) -> Loc:
+        return self.locs[0]
+
+    def __repr__(self) -> str:
+        return f"Service({self.name!r}, variables={list(self.environment)!r})"
+
+
+@dataclass
+class Project:
+    """Compose files merged into one model, and the interpolation sources used."""
+
+    files: list[ComposeFile]
+    project_dir: str
+    services: dict[str, Service]
+    #: name -> value: the project ``.env`` and extra files under the process environment.
+    environ: Mapping[str, str] = field(repr=False)
+    #: name -> where it is defined for interpolation (``.env:3``, ``environment``, a file).
+    env_sources: dict[str, str] = field(default_factory=dict)
+    dotenv_path: str | None = None
+
+    def file(self, path: str) -> ComposeFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            known = ", ".join(sorted(self.services)) or "none"
+            raise ComposeError(
+                f"no service {name!r} in {', '.join(f.path for f in self.files)}",
+                hint=f"services: {known}",
+            ) from None
+
+
+# ----------------------------------------------------------------------------- parsing
+def _yaml_loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_file(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str],
+    display: str | None = None,
+) -> ComposeFile:
+    """Parse and interpolate one compose file (no merging, no ``extends``)."""
+    import yaml
+
+    from secretsafe.files import read_text
+
+    shown = display if display is not None else os.fspath(path)
+    text = read_text(path, what="compose file")
+    try:
+        root = yaml.compose(text, Loader=_yaml_loader())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
+        # Only the problem, never the snippet: the offending line may hold a value.
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ComposeError(f"{where}: {problem}", hint="fix the YAML syntax") from None
+    conv = _Converter(shown, env)
+    if root is None:
+        data = YMap(Loc(shown, 1))
+    else:
+        value = conv.node(root, ())
+        if not isinstance(value, YMap):
+            raise ComposeError(
+                f"{shown}:{root.start_mark.line + 1}: a compose file is a mapping at the top",
+                hint="start with services:",
+            )
+        data = value
+    if "include" in data:
+        raise ComposeError(
+            f"{data.locs['include']}: include is not supported",
+            hint="pass the included files with --compose instead",
+        )
+    services = data.get("services")
+    if services is not None and not isinstance(services, YMap):
+        raise ComposeError(f"{data.locs['services']}: services must be a mapping")
+    if isinstance(services, YMap):
+        for name in services:
+            svc = services[name]
+            if svc is None:
+                svc = YMap(services.locs[name])
+                services[name] = svc
+            if not isinstance(svc, YMap):
+                raise ComposeError(f"{services.locs[name]}: service {name!r} must be a mapping")
+            _normalize_service(svc, shown)
+    return ComposeFile(
+        path=shown,
+        abspath=os.path.abspath(path),
+        data=data,
+        usages=conv.usages,
+        lines=text.splitlines(),
+    )
+
+
+class _Converter:
+    """yaml nodes -> YMap/YList/str/None with locations; interpolation as it goes."""
+
+    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.env = env
+        self.usages: list[Usage] = []
+        # Aliases share nodes: convert each collection once (and stop alias cycles).
+        self.done: dict[int, Any] = {}
+        self.active: set[int] = set()
+
+    def loc(self, node: Any) -> Loc:
+        return Loc(self.file, node.start_mark.line + 1)
+
+    def node(self, node: Any, path: tuple[str, ...]) -> Any:
+        import yaml
+
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        key = id(node)
+        if key in self.done:
+            return self.done[key]
+        if key in self.active or len(path) > _MAX_DEPTH:
+            raise ComposeError(f"{self.loc(node)}: recursive alias", hint="remove the cycle")
+        self.active.add(key)
+        try:
+            if isinstance(node, yaml.MappingNode):
+                result: Any = self.mapping(node, path)
+            else:
+                result = YList(self.loc(node), override=node.tag == "!override")
+                for item in node.value:
+                    result.add(self.node(item, path), self.loc(item))
+        finally:
+            self.active.discard(key)
+        self.done[key] = result
+        return result
+
+    def mapping(self, node: Any, path: tuple[str, ...]) -> YMap:
+        import yaml
+
+        out = YMap(self.loc(node), override=node.tag == "!override")
+        merged: list[Any] = []
+        explicit: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                if isinstance(value_node, yaml.SequenceNode):
+                    merged.extend(value_node.value)
+                else:
+                    merged.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ComposeError(f"{self.loc(key_node)}: a mapping key must be a scalar")
+            key = str(key_node.value)
+            if key in explicit:
+                raise ComposeError(
+                    f"{self.loc(key_node)}: key {key!r} is set twice in the same mapping",
+                    hint="remove one of them",
+                )
+            explicit.add(key)
+        # Merged mappings first (the first listed wins), then the explicit keys over them.
+        for source in reversed(merged):
+            if not isinstance(source, yaml.MappingNode):
+                raise ComposeError(f"{self.loc(source)}: << must refer to a mapping")
+            base = self.node(source, path)
+            for k in base:
+                out.put(k, base[k], base.locs[k])
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = str(key_node.value)
+            loc = self.loc(key_node)
+            if value_node.tag == "!reset":
+                out.put(key, RESET, loc)
+            else:
+                out.put(key, self.node(value_node, (*path, key)), loc)
+        return out
+
+    def scalar(self, node: Any, path: tuple[str, ...]) -> str | None:
+        tag = node.tag
+        text: str = node.value
+        if tag == _NULL_TAG:
+            return None
+        if tag == _BOOL_TAG and text.lower() in ("true", "false"):
+            return text.lower()  # compose's YAML 1.2 booleans print as true/false
+        if "$" not in text:
+            return text
+        loc = self.loc(node)
+        result = interpolate(text, self.env, where=str(loc))
+        if result.refs:
+            self.usages.append(Usage(loc, path, result.refs))
+        return Templated(result.value, text, result.refs)
+
+
+# ----------------------------------------------------------------------------- normalising
+def _setting_list(value: Any, owner: YMap, key: str, what: str) -> YMap:
+    """``environment``/``labels`` in either form -> a YMap of :class:`Setting`."""
+    loc = owner.locs[key]
+    out = YMap(value.loc if isinstance(value, (YMap, YList)) else loc)
+    if value is None or value is RESET:
+        return out
+    if isinstance(value, YMap):
+        out.override = value.override
+        for name in value:
+            v = value[name]
+            if v is RESET:
+                out.put(name, RESET, value.locs[name])
+                continue
+            if isinstance(v, (YMap, YList)):
+                raise ComposeError(f"{value.locs[name]}: {what} {name!r} must be a scalar")
+            out.put(name, _setting(name, v, value.locs[name]), value.locs[name])
+        return out
+    if isinstance(value, YList):
+        out.override = value.override
+        for item, item_loc in zip(value, value.locs, strict=True):
+            if not isinstance(item, str):
+                raise ComposeError(f"{item_loc}: {what} entries are KEY=VALUE strings")
+            name, eq, rest = item.partition("=")
+            if not name:
+                raise ComposeError(f"{item_loc}: {what} entry with an empty name")
+            if isinstance(item, Templated):
+                # The name part of "KEY=${X}" is literal; keep the value's template.
+                raw_name, _, raw_rest = item.raw.partition("=")
+                val: str | None = (
+                    Templated(rest, raw_rest, item.refs) if eq and "$" in raw_rest else rest
+                )
+                name = raw_name if "$" not in raw_name else name
+            else:
+                val = rest if eq else None
+            out.put(name, _setting(name, val if eq else None, item_loc), item_loc)
+        return out
+    raise ComposeError(f"{loc}: {what} must be a mapping or a list")
+
+
+def _setting(name: str, value: Any, loc: Loc) -> Setting:
+    if isinstance(value, Templated):
+        return Setting(name, str(value), value.raw, loc, templated=bool(value.refs))
+    if value is None:
+        return Setting(name, None, None, loc)
+    text = str(value)
+    return Setting(name, text, text, loc)
+
+
+def _env_file_list(value: Any, owner: YMap, key: str) -> YList:
+    loc = owner.locs[key]
+    out = YList(value.loc if isinstance(value, (YMap, YList)) else loc)
+    if value is None or value is RESET:
+        return out
+    items: list[tuple[Any, Loc]]
+    if isinstance(value, str):
+        items = [(value, loc)]
+    elif isinstance(value, YList):
+        out.override = value.override
+        items = list(zip(value, value.locs, strict=True))
+    else:
+        raise ComposeError(f"{loc}: env_file must be a path or a list")
+    for item, item_loc in items:
+        if isinstance(item, str):
+            out.add(EnvFileRef(str(item), "", True, None, item_loc), item_loc)
+        elif isinstance(item, YMap):
+            path = item.get("path")
+            if not isinstance(path, str) or not path:
+                raise ComposeError(f"{item_loc}: an env_file entry needs a path")
+            required = item.get("required", "true")
+            fmt = item.get("format")
+            out.add(
+                EnvFileRef(
+                    str(path),
+                    "",
+                    str(required).lower() not in ("false", "no", "0"),
+                    str(fmt) if fmt is not None else None,
+                    item.locs.get("path", item_loc),
+                ),
+                item_loc,
+            )
+        else:
+            raise ComposeError(f"{item_loc}: env_file entries are paths or mappings")
+    return out
+
+
+def _volume_list(value: Any, owner: YMap, key: str) -> YList:
+    loc = owner.locs[key]
+    out = YList(value.loc if isinstance(value, (YMap, YList)) else loc)
+    if value is None or value is RESET:
+        return out
+    if not isinstance(value, YList):
+        raise ComposeError(f"{loc}: volumes must be a list")
+    out.override = value.override
+    for item, item_loc in zip(value, value.locs, strict=True):
+        if isinstance(item, str):
+            out.add(_short_volume(str(item), item_loc), item_loc)
+        elif isinstance(item, YMap):
+            src = item.get("source")
+            tgt = item.get("target")
+            ro = str(item.get("read_only", "false")).lower() == "true"
+            out.add(
+                Mount(
+                    str(src) if src is not None else None,
+                    str(tgt) if tgt is not None else None,
+                    str(item.get("type", "volume")),
+                    ro,
+                    item.locs.get("source", item_loc),
+                ),
+                item_loc,
+            )
+        else:
+            raise ComposeError(f"{item_loc}: a volumes entry is a string or a mapping")
+    return out
+
+
+def _short_volume(spec: str, loc: Loc) -> Mount:
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return Mount(None, parts[0], "volume", False, loc)
+    source, target = parts[0], parts[1]
+    mode = parts[2] if len(parts) > 2 else ""
+    kind = "bind" if source.startswith(("/", ".", "~", "$")) else "volume"
+    return Mount(source, target, kind, "ro" in mode.split(","), loc)
+
+
+_SERVICE_FIELDS = {
+    "environment": lambda v, o, k: _setting_list(v, o, k, "environment"),
+    "labels": lambda v, o, k: _setting_list(v, o, k, "label"),
+    "env_file": _env_file_list,
+    "volumes": _volume_list,
+}
+
+
+def _normalize_service(svc: YMap, file: str) -> None:
+    if svc.normalized:  # the same node reached again through an alias
+        return
+    svc.normalized = True
+    for key, fn in _SERVICE_FIELDS.items():
+        if key in svc and svc[key] is not RESET:
+            svc.put(key, fn(svc[key], svc, key), svc.locs[key])
+
+
+# ----------------------------------------------------------------------------- merging
+_REPLACED = {("command",), ("entrypoint",), ("healthcheck", "test")}
+_UNIQUE = {("ports",), ("secrets",), ("configs",), ("expose",), ("dns",), ("dns_search",)}
+
+
+def merge_service(base: YMap, over: YMap) -> YMap:
+    """``over`` merged onto ``base`` (neither is modified)."""
+    return _merge_map(base, over, ())
+
+
+def _merge_map(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
+    if over.override:
+        return over
+    out = YMap(base.loc)
+    for k in base:
+        out.put(k, base[k], base.locs[k])
+    for k in over:
+        v = over[k]
+        if v is RESET:
+            out.pop(k, None)
+            out.locs.pop(k, None)
+        elif k in out:
+            out.put(k, _merge_value(out[k], v, (*path, k)), over.locs[k])
+        else:
+            out.put(k, v, over.locs[k])
+    return out
+
+
+def _merge_value(base: Any, over: Any, path: tuple[str, ...]) -> Any:
+    if path in (("environment",), ("labels",)) and isinstance(base, YMap):
+        return _merge_settings(base, over)
+    if isinstance(base, YMap) and isinstance(over, YMap):
+        return _merge_map(base, over, path)
+    if isinstance(base, YList) and isinstance(over, YList) and not over.override:
+        if path in _REPLACED:
+            return over
+        out = YList(base.loc)
+        if path == ("env_file",):
+            seen = {ref.path for ref in base}
+            for item, loc in zip(base, base.locs, strict=True):
+                out.add(item, loc)
+            for item, loc in zip(over, over.locs, strict=True):
+                if item.path not in seen:
+                    seen.add(item.path)
+                    out.add(item, loc)
+            return out
+        if path == ("volumes",):
+            # By container path: an overlay's mount replaces the base's at the same target.
+            targets = {m.target for m in over if m.target}
+            for item, loc in zip(base, base.locs, strict=True):
+                if item.target not in targets:
+                    out.add(item, loc)
+            for item, loc in zip(over, over.locs, strict=True):
+                out.add(item, loc)
+            return out
+        unique = path in _UNIQUE
+        for item, loc in zip(base, base.locs, strict=True):
+            out.add(item, loc)
+        for item, loc in zip(over, over.locs, strict=True):
+            if unique and not isinstance(item, (YMap, YList)) and item in out:
+                continue
+            out.add(item, loc)
+        return out
+    return over
+
+
+def _merge_settings(base: YMap, over: YMap) -> YMap:
+    if over.override:
+        return over
+    out = YMap(base.loc)
+    for k in base:
+        out.put(k, base[k], base.locs[k])
+    for k in over:
+        new = over[k]
+        if new is RESET:
+            out.pop(k, None)
+            out.locs.pop(k, None)
+            continue
+        old = out.get(k)
+        if isinstance(old, Setting):
+            new = new._replace(previous=(*old.previous, old._replace(previous=())))
+        out.put(k, new, over.locs[k])
+    return out
+
+
+# ----------------------------------------------------------------------------- extends
+def _resolve_extends(
+    cf: ComposeFile, env: Mapping[str, str], cache: dict[str, ComposeFile]
+) -> None:
+    services = cf.data.get("services")
+    if not isinstance(services, YMap):
+        return
+    resolved: dict[str, YMap] = {}
+
+    def resolve(file: ComposeFile, name: str, chain: tuple[tuple[str, str], ...]) -> YMap:
+        key = (file.abspath, name)
+        if key in chain:
+            raise ComposeError(
+                f"{file.path}: extends loop through service {name!r}", hint="break the cycle"
+            )
+        svcs = file.data.get("services")
+        if not isinstance(svcs, YMap) or not isinstance(svcs.get(name), YMap):
+            raise ComposeError(f"{file.path}: no service {name!r} to extend")
+        svc: YMap = svcs[name]
+        ext = svc.get("extends")
+        if ext is None:
+            return svc
+        ext_loc = svc.locs["extends"]
+        if isinstance(ext, str):
+            target_file, target = file, ext
+        elif isinstance(ext, YMap) and isinstance(ext.get("service"), str):
+            target = ext["service"]
+            target_file = file
+            other = ext.get("file")
+            if isinstance(other, str) and other:
+                p = os.path.join(os.path.dirname(file.abspath), other)
+                target_file = cache.get(os.path.abspath(p)) or parse_file(
+                    p, env=env, display=os.path.join(os.path.dirname(file.path), other)
+                )
+                cache[target_file.abspath] = target_file
+        else:
+            raise ComposeError(f"{ext_loc}: extends needs a service name")
+        base = resolve(target_file, target, (*chain, key))
+        merged = merge_service(base, svc)
+        merged.pop("extends", None)
+        merged.locs.pop("extends", None)
+        return merged
+
+    for name in list(services):
+        if isinstance(services[name], YMap) and "extends" in services[name]:
+            resolved[name] = resolve(cf, name, ())
+    for name, svc in resolved.items():
+        services[name] = svc
+
+
+# ----------------------------------------------------------------------------- project
+def load_project(
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_values: Iterable[tuple[str, Mapping[str, str]]] = (),
+    project_dir: str | os.PathLike[str] | None = None,
+    dotenv: str | os.PathLike[str] | None | bool = True,
+    dotenv_values: Mapping[str, str] | None = None,
+) -> Project:
+    """Parse, interpolate and merge ``files`` (base first, overlays after).
+
+    Interpolation sources, lowest first: the project ``.env`` (``dotenv=True``: next to the
+    first file; a path; ``False``: none), each ``(label, values)`` of ``env_values`` (e.g.
+    decrypted env files, as ``secretsafe run -f`` would export them), then ``environ``
+    (``os.environ`` by default). ``dotenv_values`` replaces reading the ``.env`` (the caller
+    already read or decrypted it).
+    """
+    if not files:
+        raise ComposeError("no compose file given", hint="pass --compose FILE")
+    first = os.fspath(files[0])
+    pdir = os.fspath(project_dir) if project_dir is not None else os.path.dirname(first) or "."
+    merged_env: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    dotenv_path: str | None = None
+    if dotenv is not False:
+        candidate = os.path.join(pdir, ".env") if dotenv is True else os.fspath(dotenv)  # type: ignore[arg-type]
+        if dotenv_values is not None or os.path.isfile(candidate):
+            dotenv_path = candidate
+            values = dotenv_values if dotenv_values is not None else _read_dotenv(candidate)
+            for k in values:
+                merged_env[k] = values[k]
+                sources[k] = candidate
+    for label, values in env_values:
+        for k in values:
+            merged_env[k] = values[k]
+            sources[k] = label
+    process = os.environ if environ is None else environ
+    for k in process:
+        merged_env[k] = process[k]
+        sources[k] = "environment"
+
+    cache: dict[str, ComposeFile] = {}
+    parsed: list[ComposeFile] = []
+    for f in files:
+        cf = parse_file(f, env=merged_env)
+        cache[cf.abspath] = cf
+        _resolve_extends(cf, merged_env, cache)
+        parsed.append(cf)
+
+    services: dict[str, YMap] = {}
+    svc_locs: dict[str, list[Loc]] = {}
+    for cf in parsed:
+        svcs = cf.data.get("services")
+        if not isinstance(svcs, YMap):
+            continue
+        for name in svcs:
+            svc = svcs[name]
+            if svc is RESET:
+                services.pop(name, None)
+                continue
+            svc_locs.setdefault(name, []).append(svcs.locs[name])
+            services[name] = merge_service(services[name], svc) if name in services else svc
+    out: dict[str, Service] = {}
+    for name, cfg in services.items():
+        out[name] = _service(name, cfg, tuple(svc_locs[name]), pdir)
+    return Project(
+        files=parsed,
+        project_dir=pdir,
+        services=out,
+        environ=merged_env,
+        env_sources=sources,
+        dotenv_path=dotenv_path,
+    )
+
+
+def _service(name: str, cfg: YMap, locs: tuple[Loc, ...], pdir: str) -> Service:
+    env = cfg.get("environment")
+    labels = cfg.get("labels")
+    refs = cfg.get("env_file")
+    vols = cfg.get("volumes")
+    env_files = [
+        r._replace(resolved=os.path.normpath(os.path.join(pdir, os.path.expanduser(r.path))))
+        for r in (refs if isinstance(refs, YList) else ())
+    ]
+    return Service(
+        name=name,
+        locs=locs,
+        config=cfg,
+        environment={k: v for k, v in env.items() if isinstance(v, Setting)}
+        if isinstance(env, YMap)
+        else {},
+        env_files=env_files,
+        volumes=list(vols) if isinstance(vols, YList) else [],
+        labels={k: v for k, v in labels.items() if isinstance(v, Setting)}
+        if isinstance(labels, YMap)
+        else {},
+    )
+
+
+def _read_dotenv(path: str) -> Mapping[str, str]:
+    """The project ``.env``: plaintext dotenv. An encrypted one contributes its names only
+    (with empty values), since interpolation must not need a key."""
+    from secretsafe import dotenv
+    from secretsafe.files import read_text
+    from secretsafe.sops import is_encrypted
+
+    text = read_text(path, what=".env file")
+    if is_encrypted(text):
+        from secretsafe.compose.envfiles import encrypted_names
+
+        return dict.fromkeys((n for n, _ in encrypted_names(text)), "")
+    return dotenv.loads(text, path=path)
