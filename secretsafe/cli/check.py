@@ -12,7 +12,7 @@ _SCHEMA_HELP = "module:Class (a pydantic-settings model) or a declarative .toml 
 
 
 @click.command()
-@click.option("--schema", "spec", required=True, metavar="SPEC", help=_SCHEMA_HELP)
+@click.option("--schema", "spec", default=None, metavar="SPEC", help=_SCHEMA_HELP)
 @click.option(
     "--env-file",
     "-f",
@@ -23,7 +23,12 @@ _SCHEMA_HELP = "module:Class (a pydantic-settings model) or a declarative .toml 
 )
 @click.option("--environment", "-e", default=None, help="environment the rules run for")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="sarif: with --compose only",
 )
 @click.option(
     "--unknown",
@@ -37,16 +42,62 @@ _SCHEMA_HELP = "module:Class (a pydantic-settings model) or a declarative .toml 
     is_flag=True,
     help="ignore the process environment: check the files alone",
 )
+@click.option(
+    "--compose",
+    "compose",
+    multiple=True,
+    metavar="FILE",
+    help="compose file; repeat for overlays (base first), merged as docker compose does",
+)
+@click.option(
+    "--service", "services", multiple=True, metavar="NAME", help="with --compose; repeatable"
+)
+@click.option(
+    "--all",
+    "all_services",
+    is_flag=True,
+    help="with --compose: every service with a secretsafe.schema label",
+)
 def check(  # noqa: PLR0917 - click passes options positionally
-    spec: str,
+    spec: str | None,
     env_files: tuple[str, ...],
     environment: str | None,
     fmt: str,
     unknown: str,
     no_environ: bool,
+    compose: tuple[str, ...],
+    services: tuple[str, ...],
+    all_services: bool,
 ) -> None:
     """Validate the environment (and env files) against a schema: exit 0 when valid, 3 with
-    every problem listed otherwise. Values are never printed."""
+    every problem listed otherwise. Values are never printed.
+
+    With --compose: the environment of each service as docker compose builds it (base and
+    overlays merged, env_file entries read, ${VAR} resolved), plus compose findings, each
+    with its file and line."""
+    from secretsafe.errors import UsageError
+
+    if compose:
+        from secretsafe.compose.command import run_check
+
+        run_check(
+            compose=compose,
+            services=services,
+            all_services=all_services,
+            spec=spec,
+            env_files=env_files,
+            environment=environment,
+            fmt=fmt,
+            unknown=unknown,  # type: ignore[arg-type]
+            no_environ=no_environ,
+        )
+        return
+    if services or all_services:
+        raise UsageError("--service and --all need --compose FILE")
+    if spec is None:
+        raise UsageError("missing option --schema", hint="pass --schema module:Class or FILE.toml")
+    if fmt == "sarif":
+        raise UsageError("--format sarif needs --compose", hint="use text or json")
     from secretsafe.schemas.loader import evaluate, gather
     from secretsafe.schemas.report import finish
     from secretsafe.schemas.spec import load_spec

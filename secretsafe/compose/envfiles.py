@@ -59,7 +59,9 @@ def read_env_file(
     if is_encrypted(text):
         names = encrypted_names(text)
         if not decrypt:
-            return EnvFileContent(shown, True, True, tuple(EnvEntry(n, None, ln) for n, ln in names))
+            return EnvFileContent(
+                shown, True, True, tuple(EnvEntry(n, None, ln) for n, ln in names)
+            )
         from secretsafe.sops import decrypt_text
 
         values = decrypt_text(text, path=path).values
@@ -72,7 +74,5 @@ def read_env_file(
         shown,
         True,
         False,
-        tuple(
-            EnvEntry(i.key, i.value, i.line) for i in items if isinstance(i, dotenv.Assignment)
-        ),
+        tuple(EnvEntry(i.key, i.value, i.line) for i in items if isinstance(i, dotenv.Assignment)),
     )

@@ -15,7 +15,7 @@ rule                       severity  what
                                      (not in ``.env``, the env files given, nor the
                                      environment): compose substitutes an empty string
 ``missing-env-file``       error     a required ``env_file`` that does not exist
-``conflicting-value``      warning   overlays set the same variable to different values
+``conflicting-value``      note      overlays set the same variable to different values
                                      (the message says which file wins)
 ``tls-verify-disabled``    error     an environment variable turns TLS verification off
 ``docker-socket``          warning   the Docker (or Podman) socket is mounted into a
@@ -31,6 +31,7 @@ comma-separated).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ _RULE_LIST = (
     ),
     Rule(
         "conflicting-value",
-        "warning",
+        "note",
         "Overlays set a variable to different values",
         "Keep one definition, or confirm that the overlay is meant to win.",
     ),
@@ -127,6 +128,13 @@ _RULE_LIST = (
         "Plaintext env file tracked by git",
         "git rm --cached the file, add it to .gitignore, commit an encrypted copy "
         "(secretsafe encrypt), and rotate the secrets it held.",
+    ),
+    Rule(
+        "env-plaintext",
+        "error",
+        "Env file is not encrypted",
+        "Encrypt it (secretsafe encrypt FILE) and commit FILE.enc instead; keep the "
+        "plaintext out of git.",
     ),
     Rule(
         "env-not-ignored",
@@ -284,12 +292,17 @@ _NOT_SECRET_TAIL = {
     "COOKIE_NAME",
 }
 _BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n", "0", "1", "none", "null"}
-_REFERENCE = re.compile(r"^(?:vault|bao|op|sm|aws-sm|awssm|gcp-sm|azure-kv|file|env|secret)://|^vault:")
+_REFERENCE = re.compile(
+    r"^(?:vault|bao|op|sm|aws-sm|awssm|gcp-sm|azure-kv|file|env|secret)://|^vault:"
+)
 _KNOWN_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("an age secret key", re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]{20,}")),
     ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
+    (
+        "a GitHub token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})"),
+    ),
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
     ("a Stripe live key", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{16,}")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
@@ -315,7 +328,7 @@ def is_secret_name(name: str) -> bool:
         return False
     if any(t in _SECRET_TOKENS for t in tokens):
         return True
-    return any(pair in _SECRET_PAIRS for pair in zip(tokens, tokens[1:], strict=False))
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(tokens))
 
 
 def literal_secret_reason(name: str, raw: str, *, templated: bool) -> str | None:
@@ -446,7 +459,14 @@ def compose_findings(
     files = cache if cache is not None else EnvFileCache(decrypt=decrypt)
     out: list[Finding] = []
     if wanted & {"undefined-variable", "required-variable"}:
-        out.extend(_interpolation_findings(project, wanted))
+        # References outside any service (x- blocks never merged, top-level keys) count;
+        # those inside other services than the ones checked do not.
+        chosen = set(names)
+        out.extend(
+            f
+            for f in _interpolation_findings(project, wanted)
+            if f.service is None or f.service in chosen
+        )
     for name in names:
         env = service_environment(project, name, decrypt=decrypt, cache=files)
         out.extend(_service_findings(project, env, wanted))
@@ -552,7 +572,7 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
                     out.append(
                         Finding(
                             "conflicting-value",
-                            "warning",
+                            "note",
                             f"{name} is set to different values in {prev.loc} and "
                             f"{setting.loc}; {setting.loc.file} wins (the later file)",
                             **_at(setting.loc),
@@ -568,8 +588,7 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
                     Finding(
                         "tls-verify-disabled",
                         "error",
-                        f"{var.name} turns TLS certificate verification off for service "
-                        f"{svc.name}",
+                        f"{var.name} turns TLS certificate verification off for service {svc.name}",
                         **_at(var.loc),
                         hint=RULES["tls-verify-disabled"].help,
                         variable=var.name,
@@ -579,7 +598,11 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
     if "docker-socket" in wanted:
         for mount in svc.volumes:
             if is_docker_socket(mount.source):
-                ro = " (read-only does not help: the API is still writable)" if mount.read_only else ""
+                ro = (
+                    " (read-only does not help: the API is still writable)"
+                    if mount.read_only
+                    else ""
+                )
                 out.append(
                     Finding(
                         "docker-socket",
@@ -624,9 +647,7 @@ class ComposeReport:
             "version": 1,
             "ok": self.ok,
             "files": list(self.files),
-            "services": [
-                {"name": s, "schema": self.schemas.get(s)} for s in self.services
-            ],
+            "services": [{"name": s, "schema": self.schemas.get(s)} for s in self.services],
             "counts": counts,
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -674,7 +695,7 @@ def check_compose(
                 Finding(
                     f"schema.{p.kind}",
                     "warning" if p.severity == "warning" else "error",
-                    p.message,
+                    f"{p.variable or p.field or env.service.name}: {p.message}",
                     **_at(loc),
                     hint=hint,
                     variable=p.variable or p.field,

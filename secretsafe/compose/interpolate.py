@@ -90,8 +90,7 @@ class _Parser:
         self.all_branches = all_branches
 
     def run(self) -> str:
-        out, end = self._until(0, closing=False)
-        return out
+        return self._until(0, closing=False)[0]
 
     def _bad(self, why: str) -> ComposeError:
         return ComposeError(

@@ -29,6 +29,7 @@ that ``production.yml:12`` overrides ``base.yml:30``. Values stay in memory; rep
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -38,11 +39,11 @@ from secretsafe.errors import ComposeError
 
 __all__ = [
     "RESET",
+    "ComposeFile",
     "EnvFileRef",
     "Loc",
     "Mount",
     "Project",
-    "ComposeFile",
     "Service",
     "Setting",
     "Templated",
@@ -190,6 +191,10 @@ class ComposeFile:
     def line_text(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
 
+    def __repr__(self) -> str:
+        # The text and the parsed data hold values: never in a repr.
+        return f"ComposeFile({self.path!r})"
+
 
 @dataclass
 class Service:
@@ -227,6 +232,9 @@ class Project:
     #: name -> where it is defined for interpolation (``.env:3``, ``environment``, a file).
     env_sources: dict[str, str] = field(default_factory=dict)
     dotenv_path: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Project(files={[f.path for f in self.files]!r}, services={list(self.services)!r})"
 
     def file(self, path: str) -> ComposeFile | None:
         return next((f for f in self.files if f.path == path), None)
@@ -295,6 +303,8 @@ def parse_file(
             if svc is None:
                 svc = YMap(services.locs[name])
                 services[name] = svc
+            if svc is RESET:
+                continue
             if not isinstance(svc, YMap):
                 raise ComposeError(f"{services.locs[name]}: service {name!r} must be a mapping")
             _normalize_service(svc, shown)
@@ -391,6 +401,10 @@ class _Converter:
             return None
         if tag == _BOOL_TAG and text.lower() in ("true", "false"):
             return text.lower()  # compose's YAML 1.2 booleans print as true/false
+        if not node.style and text[:1] in _NUMERIC_START:  # plain: None, or "" (C loader)
+            number = _number_text(text)
+            if number is not None:
+                return number
         if "$" not in text:
             return text
         loc = self.loc(node)
@@ -398,6 +412,36 @@ class _Converter:
         if result.refs:
             self.usages.append(Usage(loc, path, result.refs))
         return Templated(result.value, text, result.refs)
+
+
+_NUMERIC_START = frozenset("0123456789+-.")
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+
+
+def _number_text(text: str) -> str | None:
+    """A plain numeric scalar as compose (YAML 1.2 via yaml.v3) prints it in an
+    environment: ``1.0`` -> ``1``, ``1e3`` -> ``1000``, ``0x10`` -> ``16``, ``012`` -> ``10``.
+    ``None``: not a number (``22:22``, a version such as ``1.2.3``)."""
+    try:
+        if text.startswith(("0x", "0X")):
+            return str(int(text[2:], 16))
+        if text.startswith(("0o", "0O")):
+            return str(int(text[2:], 8))
+        if _INT.match(text):
+            digits = text.lstrip("+-")
+            sign = "-" if text.startswith("-") else ""
+            if len(digits) > 1 and digits.startswith("0") and set(digits) <= set("01234567"):
+                return sign + str(int(digits, 8))
+            return str(int(text))
+        if _FLOAT.match(text):
+            number = float(text)
+            if number.is_integer() and abs(number) < 1e21:
+                return str(int(number))
+            return repr(number)
+    except ValueError:
+        return None
+    return None
 
 
 # ----------------------------------------------------------------------------- normalising
@@ -685,7 +729,7 @@ def load_project(
     environ: Mapping[str, str] | None = None,
     env_values: Iterable[tuple[str, Mapping[str, str]]] = (),
     project_dir: str | os.PathLike[str] | None = None,
-    dotenv: str | os.PathLike[str] | None | bool = True,
+    dotenv: str | os.PathLike[str] | bool | None = True,
     dotenv_values: Mapping[str, str] | None = None,
 ) -> Project:
     """Parse, interpolate and merge ``files`` (base first, overlays after).

@@ -258,6 +258,30 @@ class _ConnectTimeout(Exception):
     """The TCP/TLS connection could not be set up in time: nothing was sent."""
 
 
+class _OneWrite:
+    """Send the request line, headers and a bytes body in one write (http.client sends the
+    body separately: a second segment and wake-up per request, measurable on a sync of
+    hundreds of paths)."""
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        buffer: list[bytes] = self._buffer  # type: ignore[attr-defined]
+        if isinstance(message_body, bytes):
+            buffer.extend((b"", b""))
+            msg = b"\r\n".join(buffer) + message_body
+            del buffer[:]
+            self.send(msg)  # type: ignore[attr-defined]
+            return
+        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+
+
+class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
+    pass
+
+
 class VaultClient:
     """One authenticated connection to a Vault / OpenBao server.
 
@@ -492,11 +516,11 @@ class VaultClient:
         parts = urllib.parse.urlsplit(base)
         host = parts.hostname or "127.0.0.1"
         if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(
+            conn = _HTTPSConnection(
                 host, parts.port, timeout=self._timeout, context=self._ssl_context()
             )
         else:
-            conn = http.client.HTTPConnection(host, parts.port, timeout=self._timeout)
+            conn = _HTTPConnection(host, parts.port, timeout=self._timeout)
         conns[base] = conn
         with self._lock:
             self._conns.append(conn)

@@ -148,6 +148,15 @@ def ws(
         SCHEMA_MODULE.replace("__CANARY__", CANARY), encoding="utf-8"
     )
     (work / "docker-compose.yml").write_text(COMPOSE, encoding="utf-8")
+    (work / "broken-compose.yml").write_text(
+        f"services:\n  app:\n    environment:\n      API_KEY: {CANARY}\n     bad: [{CANARY}\n",
+        encoding="utf-8",
+    )
+    (work / "envfile-compose.yml").write_text(
+        "services:\n  app:\n    image: x\n    env_file: [.env.enc, .env]\n"
+        f"    command: ['run', '--password={CANARY}']\n",
+        encoding="utf-8",
+    )
     readable = work / "readable-keys.txt"
     shutil.copy(age_key.key_file, readable)
     readable.chmod(0o644)
@@ -165,6 +174,8 @@ PLAINTEXT_INPUTS = (
     "nul.env",
     "latin1.env",
     "docker-compose.yml",
+    "broken-compose.yml",
+    "envfile-compose.yml",
     "settings_leak.py",  # a secret default in code (the `example`/`schema` cases)
 )
 
@@ -309,6 +320,55 @@ def _cases(ws: Workspace) -> list[Case]:
         c("generate --into", ("generate", "--into", ".env.enc", "GENERATED"), expect=0),
         c("generate --into foreign", ("generate", "--into", "foreign.env.enc", "G"), expect=21),
         c("generate --into plaintext", ("generate", "--into", ".env", "G"), expect=13),
+        # compose: hardcoded secrets, env_file entries, broken YAML
+        *[
+            c(
+                f"check --compose {fmt}",
+                (
+                    "check",
+                    "--compose",
+                    "docker-compose.yml",
+                    "--service",
+                    "app",
+                    "--schema",
+                    "settings_leak:Strict",
+                    "--format",
+                    fmt,
+                ),
+            )
+            for fmt in ("text", "json", "sarif")
+        ],
+        c(
+            "check --compose env_file",
+            (
+                "check",
+                "--compose",
+                "envfile-compose.yml",
+                "--service",
+                "app",
+                "--schema",
+                "settings_leak:Strict",
+                "--format",
+                "json",
+            ),
+        ),
+        c(
+            "check --compose unknown service",
+            ("check", "--compose", "docker-compose.yml", "--service", "nope"),
+            expect=40,
+        ),
+        c(
+            "check --compose broken YAML",
+            ("check", "--compose", "broken-compose.yml", "--service", "app"),
+            expect=40,
+        ),
+        # audit: plaintext .env, readable key file, hardcoded secrets in compose
+        *[
+            c(f"audit {fmt}", ("audit", ".", "--no-history", "--format", fmt), expect=5)
+            for fmt in ("text", "json", "sarif")
+        ],
+        c("audit -o sarif", ("audit", ".", "--no-history", "--format", "sarif", "-o", "r.sarif")),
+        c("audit --fix", ("audit", ".", "--no-history", "--fix")),
         # keys
         c("keys show", ("keys", "show"), expect=0),
         c("keys import junk", ("keys", "import", "--store", "file"), stdin=f"{CANARY}\n"),
@@ -364,6 +424,8 @@ def test_every_command_and_failure_path(
             if case.label == "set invalid utf-8":
                 stdin = CANARY.encode() + b"\xff\xfe"
             result = run_cli(case.argv, stdin=stdin)
+        if os.environ.get("SECRETSAFE_RELIABILITY_DEBUG") == "1":  # what each case did
+            print(f"{case.label}: exit {result.code}: {result.err.strip()[:150]}", file=sys.stderr)
         leaks = _channel_leaks(result, case) + _disk_leaks(ws, case)
         problem = f"canary found in: {', '.join(leaks)}" if leaks else None
         if problem is None and result.exceptions:
@@ -550,76 +612,76 @@ def test_vault_commands(
     # A value that exists only in Vault: the canary in another form.
     with connect(addr=bao_server.addr, token=bao_server.token, retries=1) as client:
         push(client, {"API_KEY": CANARY + "-remote", "ONLY_REMOTE": CANARY}, path=drift)
-    cases: list[tuple[str, list[str], dict[str, str], str | None]] = [
-        ("vault push", ["vault", "push", ".env.enc", "--path", path], {}, None),
-        ("vault diff same", ["vault", "diff", ".env.enc", "--path", path], {}, None),
+    cases: list[tuple[str, list[str], dict[str, str], int | None]] = [
+        ("vault push", ["vault", "push", ".env.enc", "--path", path], {}, 0),
+        ("vault diff same", ["vault", "diff", ".env.enc", "--path", path], {}, 0),
         (
             "vault pull",
             ["vault", "pull", "--path", path, "-o", "pulled.env.enc", "--recipient", ws.recipient],
             {},
-            None,
+            0,
         ),
         (
             "vault diff tampered file",
             ["vault", "diff", "tampered.env.enc", "--path", path],
             {},
-            None,
+            22,
         ),
-        ("vault diff drift", ["vault", "diff", ".env.enc", "--path", drift], {}, None),
+        ("vault diff drift", ["vault", "diff", ".env.enc", "--path", drift], {}, 4),
         (
             "vault pull missing path",
             ["vault", "pull", "--path", path + "-nope", "-o", "p2.env.enc"],
             {},
-            None,
+            33,
         ),
         (
             "vault push bad token",
             ["vault", "push", ".env.enc", "--path", path],
             {"VAULT_TOKEN": "bad-" + CANARY[:4]},
-            None,
+            32,
         ),
         (
             "vault pull bad token",
             ["vault", "pull", "--path", path, "-o", "p3.env.enc"],
             {"VAULT_TOKEN": "nope"},
-            None,
+            32,
         ),
         (
             "vault push unreachable",
             ["vault", "push", ".env.enc", "--path", path, "--retries", "0"],
             {"VAULT_ADDR": "http://127.0.0.1:9"},
-            None,
+            30,
         ),
         (
             "vault pull unreachable",
             ["vault", "pull", "--path", path, "-o", "p4.env.enc", "--retries", "0"],
             {"VAULT_ADDR": "http://127.0.0.1:9"},
-            None,
+            30,
         ),
-        ("vault push foreign", ["vault", "push", "foreign.env.enc", "--path", path], {}, None),
-        ("vault push plaintext", ["vault", "push", ".env", "--path", path], {}, None),
+        ("vault push foreign", ["vault", "push", "foreign.env.enc", "--path", path], {}, 21),
+        ("vault push plaintext", ["vault", "push", ".env", "--path", path], {}, 13),
         (
             "vault push dry-run drift",
             ["vault", "push", ".env.enc", "--path", drift, "--dry-run"],
             {},
-            None,
+            0,
         ),
         (
             "vault push sections",
             ["vault", "push", ".env.enc", "--path", path + "-s", "--layout", "sections"],
             {},
-            None,
+            0,
         ),
-        ("vault push prune", ["vault", "push", ".env.enc", "--path", drift, "--prune"], {}, None),
+        ("vault push prune", ["vault", "push", ".env.enc", "--path", drift, "--prune"], {}, 0),
         (
             "vault pull sections",
             ["vault", "pull", "--path", path + "-s", "-o", "sec.env.enc"],
             {},
-            None,
+            0,
         ),
         ("vault pull no -o", ["vault", "pull", "--path", path], {}, None),
     ]
-    for label, argv, env, _ in cases:
+    for label, argv, env, expect in cases:
         with monkeypatch.context() as m:
             for k, v in env.items():
                 m.setenv(k, v)
@@ -629,6 +691,8 @@ def test_vault_commands(
         problem = f"canary found in: {', '.join(leaks)}" if leaks else None
         if problem is None and (result.exceptions or "internal error" in result.err):
             problem = f"unexpected error: {result.err.strip()[:200]}"
+        if problem is None and expect is not None and result.code != expect:
+            problem = f"exit {result.code}, want {expect}: {result.err.strip()[:200]}"
         tally.check(label, problem, note="success paths" if result.code == 0 else "failure paths")
         if leaks:
             tally.note("leaks found", len(leaks))
