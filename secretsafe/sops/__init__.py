@@ -309,15 +309,9 @@ def _binary_encrypt(
 
 
 def _plaintext(items: Sequence[Item]) -> str:
-    from secretsafe.sops.model import Comment
+    from secretsafe.sops.native import to_sops_plaintext
 
-    out = []
-    for item in items:
-        if isinstance(item, Comment):
-            out.append(f"#{item.text}\n")
-        else:
-            out.append(f"{item.key}={item.value.replace(chr(10), chr(92) + 'n')}\n")
-    return "".join(out)
+    return to_sops_plaintext(items)
 
 
 def _check_representable(items: Sequence[Item]) -> None:
