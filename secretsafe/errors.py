@@ -31,7 +31,7 @@ cause could hold a secret (subprocess stderr, JSON documents, hvac response bodi
     │   ├── VaultNotFound (33)          path or mount missing
     │   ├── VaultConflict (34)          check-and-set conflict
     │   └── BootstrapError (36)         server in a state bootstrap cannot fix safely
-    ├── ComposeError (40)               invalid compose file, unknown service, ${VAR:?err}
+    ├── ComposeError (40)               invalid compose file, unknown service
     └── CommandError (126)              `run`: command not executable
         └── CommandNotFound (127)       `run`: command not found
 """

@@ -29,10 +29,11 @@ Values are read to classify files, never reported.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,10 +127,11 @@ class AuditReport:
 
 
 class _Scanner:
-    def __init__(self, root: str, *, fix: bool, history: bool) -> None:
+    def __init__(self, root: str, *, fix: bool, history: bool, exclude: Sequence[str] = ()) -> None:
         self.root = root
         self.fix = fix
         self.history = history
+        self.exclude = tuple(exclude)
         self.findings: list[Finding] = []
         self.notes: list[str] = []
         self._text: dict[str, str | None] = {}
@@ -158,6 +160,15 @@ class _Scanner:
             else:
                 self._text[rel] = data.decode("utf-8-sig", "replace")
         return self._text[rel]
+
+    def excluded(self, rel: str) -> bool:
+        """``rel`` matches an ``--exclude`` glob (``fnmatch``, against the path relative to
+        the root, or any of its parent directories)."""
+        if not self.exclude:
+            return False
+        parts = rel.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        return any(fnmatch.fnmatchcase(p, pat) for pat in self.exclude for p in prefixes)
 
     def walk(self) -> Iterator[str]:
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -218,12 +229,13 @@ class _Scanner:
         files = list(self.walk())
         tracked: set[str] = set()
         if in_git:
-            tracked = set(git.tracked(self.root))
+            tracked = {p for p in git.tracked(self.root) if not self.excluded(p)}
             files = sorted(
                 set(files) | {p for p in tracked if os.path.isfile(os.path.join(self.root, p))}
             )
         else:
             self.notes.append("not the top of a git repository: git checks skipped")
+        files = [p for p in files if not self.excluded(p)]
         plain = [p for p in files if self.env_class(p) == "plain"]
         encrypted = [p for p in files if self.env_class(p) == "encrypted"]
         secret_bearing: dict[str, bool] = {}
@@ -281,7 +293,7 @@ class _Scanner:
 
         reported: set[str] = set()
         for commit, rel in git.added_in_history(self.root):
-            if rel in tracked or rel in reported or not is_env_name(rel):
+            if rel in tracked or rel in reported or not is_env_name(rel) or self.excluded(rel):
                 continue
             data = git.blob(self.root, commit, rel)
             if data is None:
@@ -365,6 +377,8 @@ class _Scanner:
                 )
                 continue
             for f in found:
+                if f.file != path:
+                    continue  # in an env_file: the env file scan reports it there
                 file = self.rel(f.file) if f.file and os.path.isabs(f.file) else f.file
                 self.findings.append(
                     Finding(
@@ -451,13 +465,20 @@ def check_files(paths: Iterable[str | os.PathLike[str]], *, fix: bool = False) -
 
 
 def audit(
-    path: str | os.PathLike[str] = ".", *, fix: bool = False, history: bool = True
+    path: str | os.PathLike[str] = ".",
+    *,
+    fix: bool = False,
+    history: bool = True,
+    exclude: Sequence[str] = (),
 ) -> AuditReport:
     """Audit ``path`` (a repository's top or any directory). ``fix``: chmod 600 env and key
-    files that group or others can access. ``history=False`` skips the git history scan."""
+    files that group or others can access. ``history=False`` skips the git history scan.
+    ``exclude``: globs of paths (relative to ``path``) to leave out, such as deliberate
+    test fixtures (``tests/fixtures/*``)."""
     root = os.fspath(path)
     if not os.path.isdir(root):
         from secretsafe.errors import FileError
 
         raise FileError(f"{root}: not a directory", hint="pass the repository's directory")
-    return _Scanner(os.path.abspath(root), fix=fix, history=history).run()
+    scanner = _Scanner(os.path.abspath(root), fix=fix, history=history, exclude=exclude)
+    return scanner.run()

@@ -27,6 +27,12 @@ __all__ = ["audit"]
     help="exit 5 when a finding has this severity or a higher one",
 )
 @click.option("--no-history", is_flag=True, help="skip the scan of the git history")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="leave out paths matching GLOB (relative to PATH, e.g. 'tests/fixtures/*'); repeatable",
+)
 def audit(  # noqa: PLR0917 - click passes options positionally
     paths: tuple[str, ...],
     fmt: str,
@@ -34,6 +40,7 @@ def audit(  # noqa: PLR0917 - click passes options positionally
     fix: bool,
     fail_on: str,
     no_history: bool,
+    exclude: tuple[str, ...],
 ) -> None:
     """Check a directory (default: .) for plaintext env files in git or its history, env and
     key files readable by others, secrets / disabled TLS / the Docker socket in compose files,
@@ -53,7 +60,9 @@ def audit(  # noqa: PLR0917 - click passes options positionally
     if dirs and len(paths) > 1:
         raise UsageError("pass one directory, or files only", hint="for example: audit .")
     if not paths or dirs:
-        result = run_audit(paths[0] if paths else ".", fix=fix, history=not no_history)
+        result = run_audit(
+            paths[0] if paths else ".", fix=fix, history=not no_history, exclude=exclude
+        )
     else:
         result = check_files(paths, fix=fix)
     failing = result.failing(fail_on)

@@ -296,3 +296,10 @@ def test_canary_never_printed_in_any_format(messy: Path, capfd: pytest.CaptureFi
     for canary in CANARIES:
         assert canary not in blob
         assert canary[-10:] not in blob
+
+
+def test_exclude_globs(messy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = audit(messy, exclude=["deploy", ".env.*", "docker-compose.yml"])
+    assert {f.file for f in report.findings} == {".env", "stale.env.enc"}
+    assert main(["audit", str(messy), "--exclude", "*", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["findings"] == []

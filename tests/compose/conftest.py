@@ -1,72 +1,27 @@
-"""Fixtures for the compose tests: the realistic shop stack (base + production overlay) and
-its clean twin, copied into a temp dir with their encrypted env files made by the real codec
-for a fresh age key, and the generated 50-service stack."""
+"""Fixtures for the compose tests: the shop stack, its clean twin and the generated
+50-service stack (helpers in stackdata.py and stackgen.py, uniquely named so that other test
+directories' conftest modules never shadow them)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from stackdata import Stack, make_stack
 from stackgen import BigStack, write_big_stack
-
-from secretsafe.sops import encrypt_values
-
-DATA = Path(__file__).parent / "data"
-
-# Values that live in the stack's files; none may ever appear in any output.
-API_ENV = {
-    "REDIS__PASSWORD": "cAnArY-redis-Hn27fKw0aQp4",
-    "AUTH__ACCESS_TOKEN_TTL": "900",
-}
-SECRETS_ENV = {
-    "POSTGRES_PASSWORD": "cAnArY-pg-R9t2mWq7Lk3xVb",
-    "JWT_SECRET_KEY": "cAnArY-jwt-Zq8v3N1xW5t7Kp0Lr2Ys4Uh6Jb9",
-    "ADMIN_PASSWORD": "cAnArY-admin2-Pq0Zr7Ys4LmN",
-}
-ADMIN_LITERAL = "cAnArY-admin-Xq81vZ0pLm"
-CANARIES = [
-    ADMIN_LITERAL,
-    *(v for v in API_ENV.values() if v.startswith("cAnArY")),
-    *SECRETS_ENV.values(),
-]
-DOTENV = "# compose interpolation defaults (no secrets here)\nAPI_TAG=1.4.2\n"
-
-
-@dataclass
-class Stack:
-    root: Path
-    base: Path
-    overlay: Path
-    secrets: Path  # secrets.env.enc: what `secretsafe run -f` would export
-
-
-def _make(name: str, tmp_path: Path, recipient: str) -> Stack:
-    root = tmp_path / name
-    shutil.copytree(DATA / name, root)
-    (root / ".env").write_text(DOTENV, encoding="utf-8")
-    encrypt_values(API_ENV, root / ".env.api.enc", recipients=[recipient])
-    encrypt_values(SECRETS_ENV, root / "secrets.env.enc", recipients=[recipient])
-    return Stack(
-        root,
-        root / "docker-compose.yml",
-        root / "docker-compose.production.yml",
-        root / "secrets.env.enc",
-    )
 
 
 @pytest.fixture
 def stack(tmp_path: Path, age_key) -> Stack:  # type: ignore[no-untyped-def]
-    return _make("stack", tmp_path, age_key.recipient)
+    return make_stack("stack", tmp_path, age_key.recipient)
 
 
 @pytest.fixture
 def clean_stack(tmp_path: Path, age_key) -> Stack:  # type: ignore[no-untyped-def]
-    return _make("clean", tmp_path, age_key.recipient)
+    return make_stack("clean", tmp_path, age_key.recipient)
 
 
 @pytest.fixture

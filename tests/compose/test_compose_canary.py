@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CANARIES, Stack
+from stackdata import CANARIES, Stack
 from stackgen import BigStack
 
 from secretsafe.cli import main

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Stack
+from stackdata import Stack
 
 from secretsafe.cli import main
 

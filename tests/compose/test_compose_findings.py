@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Stack
+from stackdata import Stack
 from stackgen import BigStack
 
 from secretsafe.compose import check_compose, compose_findings, load_project
