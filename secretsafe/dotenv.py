@@ -51,6 +51,7 @@ __all__ = [
     "CommentLine",
     "check_sops_representable",
     "dumps",
+    "is_valid_name",
     "load",
     "loads",
     "parse",
@@ -77,6 +78,12 @@ class CommentLine:
 Item = Assignment | CommentLine
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` is a variable name that :func:`loads` reads and :func:`dumps` writes."""
+    return _NAME.match(name) is not None
+
 
 # One statement: a blank line, a comment, or an assignment with its (possibly multi-line)
 # value. Possessive quantifiers stop the regex from re-reading a broken quoted value as an
@@ -294,7 +301,7 @@ def dumps(values: Mapping[str, str] | Iterable[Assignment | CommentLine]) -> str
             out.append(f"#{item.text}\n")
             continue
         key, value = (item.key, item.value) if isinstance(item, Assignment) else item
-        if not isinstance(key, str) or not _NAME.match(key):
+        if not isinstance(key, str) or not is_valid_name(key):
             raise FormatError(f"invalid variable name {key!r}", hint=_NAME_HINT)
         if not isinstance(value, str):
             raise FormatError(f"the value of {key} is not a string")

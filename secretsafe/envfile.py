@@ -15,12 +15,13 @@ not rewritten here: secretsafe cannot re-create those keys; use sops itself for 
 from __future__ import annotations
 
 import os
-import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from secretsafe.errors import (
+    DotenvSyntaxError,
     FileError,
     FormatError,
     SecretsafeError,
@@ -50,8 +51,6 @@ __all__ = [
 ]
 
 OutputFormat = Literal["dotenv", "json", "sops"]
-
-_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +225,6 @@ def edit_file(
     """
     import shlex
     import shutil
-    import subprocess
     import tempfile
 
     _, doc = decrypt_document(path, backend=backend)
@@ -248,37 +246,62 @@ def edit_file(
         fd = os.open(tmpfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(original)
-        try:
-            proc = subprocess.run([*argv, str(tmpfile)], check=False)
-        except FileNotFoundError:
-            raise UsageError(
-                f"editor {argv[0]!r} not found", hint="set $EDITOR to an installed editor"
-            ) from None
-        except PermissionError:
-            raise UsageError(f"editor {argv[0]!r} is not executable") from None
-        if proc.returncode != 0:
-            raise SecretsafeError(
-                f"the editor exited with status {proc.returncode}; {path} was not changed"
-            )
-        from secretsafe.files import read_text
+        while True:
+            _run_editor(argv, tmpfile, path)
+            from secretsafe.files import read_text
 
-        edited = read_text(tmpfile, what=".env file")
+            edited = read_text(tmpfile, what=".env file")
+            if edited == original:
+                return False
+            try:
+                items = parse_plain(edited, path=f"{path} (edited)")
+                _check_representable(items, path)
+                break
+            except (DotenvSyntaxError, FormatError) as err:
+                # As sops does: a typo must not cost the user their edits. Only a person at a
+                # terminal can fix it; scripts get the error and an untouched file.
+                if not (sys.stdin.isatty() and sys.stderr.isatty()):
+                    raise
+                sys.stderr.write(
+                    f"secretsafe: error: {err}\n"
+                    "Press Enter to return to the editor, or Ctrl-C to discard your changes. "
+                )
+                sys.stderr.flush()
+                sys.stdin.readline()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
         watchdog.close()
-    if edited == original:
-        return False
-    items = parse_plain(edited, path=f"{path} (edited)")
     if items == list(doc.items):
         return False
     _reencrypt(path, doc, items, backend=backend)
     return True
 
 
-def _check_key(key: str) -> None:
-    if not _KEY_RE.fullmatch(key):
+def _run_editor(argv: list[str], tmpfile: Path, path: str | os.PathLike[str]) -> None:
+    import subprocess
+
+    try:
+        proc = subprocess.run([*argv, str(tmpfile)], check=False)
+    except FileNotFoundError:
         raise UsageError(
-            f"{key!r} is not a valid variable name",
+            f"editor {argv[0]!r} not found", hint="set $EDITOR to an installed editor"
+        ) from None
+    except PermissionError:
+        raise UsageError(f"editor {argv[0]!r} is not executable") from None
+    if proc.returncode != 0:
+        raise SecretsafeError(
+            f"the editor exited with status {proc.returncode}; {path} was not changed"
+        )
+
+
+def _check_key(key: str) -> None:
+    from secretsafe.dotenv import is_valid_name
+
+    if not is_valid_name(key):
+        # Never echo what follows a '=': `KEY=value` typed as a name would print the value.
+        shown = key.split("=", 1)[0] + ("=..." if "=" in key else "")
+        raise UsageError(
+            f"{shown!r} is not a valid variable name",
             hint="use letters, digits and _ (. and - also work), not starting with a digit",
         )
     if key.startswith("sops_"):
@@ -365,6 +388,10 @@ def remove_recipients(
 ) -> None:
     """Re-encrypt without ``recipients`` under a new data key, so a removed key cannot read
     the new file (it may still read old copies in git history: rotate the values too)."""
+    from secretsafe.keys import validate_recipient
+
+    # Refuses an age *secret* key passed by mistake, without echoing it.
+    recipients = [validate_recipient(r) for r in recipients]
     _, doc = decrypt_document(path, backend=backend)
     groups = [list(g.age) for g in doc.metadata.key_groups]
     present = {r for g in groups for r in g}

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
-from secretsafe.errors import CommandError, CommandNotFound, UsageError
+from secretsafe.errors import CommandError, CommandNotFound, FormatError, UsageError
 
 __all__ = ["DEFAULT_FILE", "build_environment", "default_files", "exec_command"]
 
@@ -78,6 +78,15 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     if not argv:
         raise UsageError("no command to run", hint="secretsafe run -f FILE -- CMD [ARGS]")
     command = argv[0]
+    for name, value in env.items():
+        # The OS cannot pass these; execvpe would raise a bare ValueError.
+        if "\x00" in value or "\x00" in name or "=" in name:
+            shown = name.split("=", 1)[0].replace("\x00", "?")  # never what follows a '='
+            raise FormatError(
+                f"{shown!r}: cannot be passed to a process environment "
+                "(a NUL byte, or '=' in the name)",
+                hint="fix the variable in its env file",
+            )
     # execvpe searches env's PATH itself and says FileNotFoundError when nothing matches.
     sys.stdout.flush()
     sys.stderr.flush()

@@ -324,3 +324,70 @@ def test_failing_editor(plain: Path, age_key: AgeKey, tmp_path: Path, edit_log: 
     assert not Path(edit_log.read_text().split("\n")[0]).exists()
     with pytest.raises(UsageError, match="not found"):
         envfile.edit_file(dst, editor="no-such-editor-xyz")
+
+
+def test_api_refuses_secret_keys_and_values_without_echoing_them(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    src = tmp_path / ".env"
+    src.write_text("HOST=db\n")
+    enc = envfile.encrypt_file(src, recipients=[age_key.recipient])
+    before = enc.read_bytes()
+    # An identity pasted where a recipient belongs.
+    with pytest.raises(UsageError) as info:
+        envfile.remove_recipients(enc, [age_key.identity])
+    assert age_key.identity not in str(info.value)
+    assert age_key.identity[15:] not in repr(info.value)
+    # `KEY=value` typed where a name belongs.
+    with pytest.raises(UsageError) as bad_name:
+        envfile.set_value(enc, "TOKEN=canary-typed-as-name", "x")
+    assert "canary-typed-as-name" not in str(bad_name.value)
+    assert "TOKEN" in str(bad_name.value)
+    assert enc.read_bytes() == before
+
+
+def test_edit_at_a_terminal_reopens_the_editor_after_a_typo(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    import pty
+    import select
+
+    src = tmp_path / ".env"
+    src.write_text("A=1\n")
+    enc = envfile.encrypt_file(src, recipients=[age_key.recipient])
+    # First run leaves a malformed line, the second fixes it: the edit must not be lost.
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        f"count = pathlib.Path({str(tmp_path / 'count')!r})\n"
+        "n = int(count.read_text()) if count.exists() else 0\n"
+        "count.write_text(str(n + 1))\n"
+        "pathlib.Path(sys.argv[1]).write_text('A=2\\nnot a line\\n' if n == 0 else 'A=2\\n')\n"
+    )
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "secretsafe"),
+            "edit",
+            str(enc),
+            "--editor",
+            f"{sys.executable} {editor}",
+        ],
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=dict(os.environ),
+    )
+    os.close(secondary)
+    seen = b""
+    while b"return to the editor" not in seen:
+        ready, _, _ = select.select([primary], [], [], 30)
+        assert ready, seen
+        seen += os.read(primary, 4096)
+    assert b"(edited):2:" in seen  # the line number, never the text
+    os.write(primary, b"\n")
+    assert proc.wait(timeout=30) == 0
+    os.close(primary)
+    from secretsafe.sops import decrypt_file
+
+    assert dict(decrypt_file(enc)) == {"A": "2"}

@@ -52,3 +52,14 @@ def test_exec_errors(tmp_path: Path) -> None:
         exec_command([str(tmp_path / "missing")], {"PATH": "/bin"})
     with pytest.raises(UsageError):
         exec_command([], {})
+
+
+def test_exec_refuses_nul_in_a_value_without_showing_it() -> None:
+    from secretsafe.errors import FormatError
+
+    with pytest.raises(FormatError) as info:
+        exec_command(["true"], {"PATH": "/bin", "TOKEN": "canary-nul\x00-value"})
+    assert info.value.exit_code == 13
+    assert "TOKEN" in str(info.value)
+    assert "canary" not in str(info.value)
+    assert info.value.__cause__ is None

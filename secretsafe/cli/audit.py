@@ -54,6 +54,7 @@ def audit(  # noqa: PLR0917 - click passes options positionally
     from secretsafe.audit import audit as run_audit
     from secretsafe.audit import check_files
     from secretsafe.audit import report as render
+    from secretsafe.cli.check import write_output
     from secretsafe.errors import AuditFailed, UsageError
 
     dirs = [p for p in paths if os.path.isdir(p)]
@@ -78,12 +79,7 @@ def audit(  # noqa: PLR0917 - click passes options positionally
             + (f", {counts['fixed']} fixed" if counts["fixed"] else "")
         )
         text = render.to_text(result.findings, notes=result.notes, summary=summary)
-    if output:
-        from secretsafe.files import atomic_write
-
-        atomic_write(output, text, mode=0o644)
-    else:
-        click.echo(text, nl=False)
+    write_output(text, output)
     if failing:
         noun = "finding" if len(failing) == 1 else "findings"
         raise AuditFailed(

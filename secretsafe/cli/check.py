@@ -123,7 +123,11 @@ def example(spec: str, output: str | None) -> None:
     from secretsafe.schemas.generate import env_example
     from secretsafe.schemas.spec import load_spec
 
-    text = env_example(load_spec(spec))
+    write_output(env_example(load_spec(spec)), output)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """``text`` to the file ``output`` (atomic, 0644: it holds no secret values), else stdout."""
     if output:
         from secretsafe.files import atomic_write
 

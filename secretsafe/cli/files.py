@@ -93,8 +93,11 @@ def edit(file: str, editor: str | None, backend: str) -> None:
 @click.command(name="set")
 @click.argument("file")
 @click.argument("key")
+# Swallows stray arguments so that a value typed after KEY is refused without being echoed
+# back (click's "unexpected extra argument" error would print it).
+@click.argument("extra", nargs=-1, metavar="< VALUE")
 @_backend_option
-def set_(file: str, key: str, backend: str) -> None:
+def set_(file: str, key: str, extra: tuple[str, ...], backend: str) -> None:
     """Set KEY in FILE to the value read from stdin (never from argv).
 
     \b
@@ -103,6 +106,14 @@ def set_(file: str, key: str, backend: str) -> None:
     """
     from secretsafe.envfile import set_value
 
+    if extra or "=" in key:
+        # KEY=VALUE or KEY VALUE: a value is on the command line, so quote no argument.
+        raise UsageError(
+            "set takes FILE and KEY only (a variable name, without =VALUE); "
+            "the value is read from stdin",
+            hint="a value in argv ends up in shell history and process lists; run: "
+            'printf %s "$VALUE" | secretsafe set FILE KEY',
+        )
     value = _read_stdin_value()
     new = set_value(file, key, value, backend=backend)
     click.echo(f"{file}: {'added' if new else 'updated'} {key}", err=True)
@@ -191,6 +202,10 @@ def remove(file: str, recipient: tuple[str, ...], backend: str) -> None:
     Old copies (git history) stay readable by the removed key: change the values too.
     """
     from secretsafe.envfile import remove_recipients
+    from secretsafe.keys import validate_recipient
 
-    remove_recipients(file, list(recipient), backend=backend)
+    # Validate first: remove_recipients quotes recipients it does not find, and a secret key
+    # pasted here by mistake must not be echoed.
+    wanted = [validate_recipient(r) for r in recipient]
+    remove_recipients(file, wanted, backend=backend)
     click.echo(f"{file}: removed {', '.join(recipient)}", err=True)

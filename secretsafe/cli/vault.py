@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -36,8 +37,29 @@ def vault() -> None:
     """
 
 
-def connection_options(fn: F) -> F:
-    """--addr, --namespace, --ca-cert, --timeout, --retries."""
+def connection_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """--addr, --namespace, --ca-cert, --timeout, --retries, given to ``fn`` as ``connect``:
+    a function that opens the connection (commands connect only once their input is valid)."""
+
+    @functools.wraps(fn)
+    def wrapper(
+        *,
+        addr: str | None,
+        namespace: str | None,
+        ca_cert: Path | None,
+        timeout: float,
+        retries: int,
+        **kwargs: Any,
+    ) -> None:
+        def connect() -> VaultClient:
+            from secretsafe.vault.client import connect as open_client
+
+            return open_client(
+                addr=addr, namespace=namespace, ca_cert=ca_cert, timeout=timeout, retries=retries
+            )
+
+        fn(connect=connect, **kwargs)
+
     options = [
         click.option("--addr", help="Server address (default: VAULT_ADDR, then BAO_ADDR)."),
         click.option("--namespace", help="Vault namespace (default: VAULT_NAMESPACE)."),
@@ -55,25 +77,10 @@ def connection_options(fn: F) -> F:
             help="Retries on connection failure, 5xx, sealed, standby redirects.",
         ),
     ]
+    decorated: Callable[..., None] = wrapper
     for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _connect(opts: dict[str, Any]) -> VaultClient:
-    from secretsafe.vault.client import connect
-
-    return connect(
-        addr=opts["addr"],
-        namespace=opts["namespace"],
-        ca_cert=opts["ca_cert"],
-        timeout=opts["timeout"],
-        retries=opts["retries"],
-    )
-
-
-def _pop_connection(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: kwargs.pop(k) for k in ("addr", "namespace", "ca_cert", "timeout", "retries")}
+        decorated = option(decorated)
+    return decorated
 
 
 def _target_options(fn: F) -> F:
@@ -151,16 +158,15 @@ def push(
     prune: bool,
     dry_run: bool,
     max_pairs: int,
-    **kwargs: Any,
+    connect: Callable[[], VaultClient],
 ) -> None:
     """Decrypt FILE in memory and write its values to KV v2 at --path (check-and-set)."""
     from secretsafe.vault import sync
 
     _need_target(file, vault_path, mapping, file_ok=True)
-    opts = _pop_connection(kwargs)
     if mapping is not None:
         entries = sync.load_mapping(mapping)
-        with _connect(opts) as client:
+        with connect() as client:
             outcomes = sync.push_many(client, entries, prune=prune, dry_run=dry_run)
         for o in outcomes:
             if isinstance(o.result, sync.PushResult):
@@ -169,7 +175,7 @@ def push(
         return
     assert file is not None  # noqa: S101 - checked above
     assert vault_path is not None  # noqa: S101 - checked above
-    with _connect(opts) as client:
+    with connect() as client:
         result = sync.push_file(
             client,
             file,
@@ -225,18 +231,17 @@ def pull(
     output: Path | None,
     version: int | None,
     recipients: tuple[str, ...],
-    **kwargs: Any,
+    connect: Callable[[], VaultClient],
 ) -> None:
     """Read --path and encrypt it straight to a SOPS file; plaintext never touches disk."""
     from secretsafe.vault import sync
 
     _need_target(None, vault_path, mapping, file_ok=False)
-    opts = _pop_connection(kwargs)
     if mapping is not None:
         if output is not None or version is not None:
             raise UsageError("--mapping writes each mapped file; drop -o/--version")
         entries = sync.load_mapping(mapping)
-        with _connect(opts) as client:
+        with connect() as client:
             outcomes = sync.pull_many(client, entries, recipients=recipients or None)
         for o in outcomes:
             if isinstance(o.result, SecretValues):
@@ -247,7 +252,7 @@ def pull(
     if output is None:
         raise UsageError("missing -o/--output", hint="e.g. -o .env.prod.enc")
     assert vault_path is not None  # noqa: S101 - checked above
-    with _connect(opts) as client:
+    with connect() as client:
         values = sync.pull_to_file(
             client,
             output,
@@ -274,7 +279,7 @@ def diff(
     mapping: Path | None,
     layout: str,
     fmt: str,
-    **kwargs: Any,
+    connect: Callable[[], VaultClient],
 ) -> None:
     """Compare FILE with --path by variable name (values compared, never shown).
 
@@ -283,11 +288,10 @@ def diff(
     from secretsafe.vault import sync
 
     _need_target(file, vault_path, mapping, file_ok=True)
-    opts = _pop_connection(kwargs)
     plans: list[tuple[str, Plan]] = []
     if mapping is not None:
         entries = sync.load_mapping(mapping)
-        with _connect(opts) as client:
+        with connect() as client:
             outcomes = sync.diff_many(client, entries)
         for o in outcomes:
             if isinstance(o.result, sync.Plan):
@@ -297,7 +301,7 @@ def diff(
     else:
         assert file is not None  # noqa: S101 - checked above
         assert vault_path is not None  # noqa: S101 - checked above
-        with _connect(opts) as client:
+        with connect() as client:
             p = sync.diff_file(
                 client,
                 file,

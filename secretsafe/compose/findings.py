@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from secretsafe.compose.loader import Loc, Project, Service
+from secretsafe.compose.loader import Loc, Project, Service, Setting
 from secretsafe.compose.service import EnvFileCache, ServiceEnvironment, service_environment
 
 __all__ = [
@@ -533,39 +533,17 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
                 )
     for name, setting in svc.environment.items():
         if "hardcoded-secret" in wanted and setting.raw is not None:
-            reason = literal_secret_reason(name, setting.raw, templated=setting.templated)
-            if reason:
-                out.append(
-                    Finding(
-                        "hardcoded-secret",
-                        "error",
-                        f"{name} is hardcoded in the compose file: {reason}",
-                        **_at(setting.loc),
-                        hint=f"write {name}: ${{{name}}} and keep the value in an encrypted "
-                        "env file (secretsafe encrypt; secretsafe run -f .env.enc -- "
-                        "docker compose up)",
-                        variable=name,
-                        service=svc.name,
-                    )
+            out.extend(
+                _hardcoded(
+                    name,
+                    setting,
+                    svc.name,
+                    how="secretsafe encrypt; secretsafe run -f .env.enc -- docker compose up",
                 )
+            )
             # Earlier overlays' literals too: they stay in the repository.
             for prev in setting.previous:
-                if prev.raw is None:
-                    continue
-                reason = literal_secret_reason(name, prev.raw, templated=prev.templated)
-                if reason:
-                    out.append(
-                        Finding(
-                            "hardcoded-secret",
-                            "error",
-                            f"{name} is hardcoded in the compose file: {reason}",
-                            **_at(prev.loc),
-                            hint=f"write {name}: ${{{name}}} and keep the value in an "
-                            "encrypted env file",
-                            variable=name,
-                            service=svc.name,
-                        )
-                    )
+                out.extend(_hardcoded(name, prev, svc.name))
         if "conflicting-value" in wanted and setting.previous:
             for prev in setting.previous:
                 if prev.loc.file != setting.loc.file and prev.raw != setting.raw:
@@ -615,6 +593,27 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
                     )
                 )
     return out
+
+
+def _hardcoded(name: str, setting: Setting, service: str, *, how: str = "") -> list[Finding]:
+    """A ``hardcoded-secret`` finding for ``setting`` when it holds a literal secret."""
+    if setting.raw is None:
+        return []
+    reason = literal_secret_reason(name, setting.raw, templated=setting.templated)
+    if not reason:
+        return []
+    return [
+        Finding(
+            "hardcoded-secret",
+            "error",
+            f"{name} is hardcoded in the compose file: {reason}",
+            **_at(setting.loc),
+            hint=f"write {name}: ${{{name}}} and keep the value in an encrypted env file"
+            + (f" ({how})" if how else ""),
+            variable=name,
+            service=service,
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- schema check

@@ -49,6 +49,10 @@ class Interpolation(NamedTuple):
     value: str
     refs: tuple[Ref, ...]
 
+    def __repr__(self) -> str:
+        # ``value`` may be a substituted secret.
+        return f"Interpolation(value=<hidden>, refs={self.refs!r})"
+
 
 def interpolate(text: str, env: Mapping[str, str], *, where: str = "<input>") -> Interpolation:
     """``text`` with every reference substituted from ``env``, and the references met.

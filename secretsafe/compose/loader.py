@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -597,7 +597,9 @@ def merge_service(base: YMap, over: YMap) -> YMap:
     return _merge_map(base, over, ())
 
 
-def _merge_map(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
+def _overlay_map(base: YMap, over: YMap, merge: Callable[[str, Any, Any], Any]) -> YMap:
+    """``over``'s keys onto a copy of ``base``: ``!reset`` drops a key, a key in both becomes
+    ``merge(key, old, new)``, and an ``!override`` map replaces ``base`` whole."""
     if over.override:
         return over
     out = YMap(base.loc)
@@ -609,10 +611,14 @@ def _merge_map(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
             out.pop(k, None)
             out.locs.pop(k, None)
         elif k in out:
-            out.put(k, _merge_value(out[k], v, (*path, k)), over.locs[k])
+            out.put(k, merge(k, out[k], v), over.locs[k])
         else:
             out.put(k, v, over.locs[k])
     return out
+
+
+def _merge_map(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
+    return _overlay_map(base, over, lambda k, old, new: _merge_value(old, new, (*path, k)))
 
 
 def _merge_value(base: Any, over: Any, path: tuple[str, ...]) -> Any:
@@ -654,22 +660,14 @@ def _merge_value(base: Any, over: Any, path: tuple[str, ...]) -> Any:
 
 
 def _merge_settings(base: YMap, over: YMap) -> YMap:
-    if over.override:
-        return over
-    out = YMap(base.loc)
-    for k in base:
-        out.put(k, base[k], base.locs[k])
-    for k in over:
-        new = over[k]
-        if new is RESET:
-            out.pop(k, None)
-            out.locs.pop(k, None)
-            continue
-        old = out.get(k)
-        if isinstance(old, Setting):
-            new = new._replace(previous=(*old.previous, old._replace(previous=())))
-        out.put(k, new, over.locs[k])
-    return out
+    return _overlay_map(base, over, _with_previous)
+
+
+def _with_previous(_key: str, old: Any, new: Any) -> Any:
+    """``new``, remembering ``old`` (and what it replaced) as earlier values."""
+    if isinstance(old, Setting):
+        return new._replace(previous=(*old.previous, old._replace(previous=())))
+    return new
 
 
 # ----------------------------------------------------------------------------- extends

@@ -20,7 +20,7 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from secretsafe.errors import (
@@ -206,8 +206,9 @@ def child_env(identities: Sequence[str] | None) -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class SopsResult:
     returncode: int
-    stdout: bytes = b""
-    stderr: bytes = b""
+    # Plaintext (decrypt) and stderr that may quote a line: never in a repr.
+    stdout: bytes = field(default=b"", repr=False)
+    stderr: bytes = field(default=b"", repr=False)
 
 
 def run_sops(

@@ -220,12 +220,20 @@ def _key_list(value: Any, name: str, where: str) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        return tuple(k.strip() for k in value.split(",") if k.strip())
-    if isinstance(value, list):
+        keys = tuple(k.strip() for k in value.split(",") if k.strip())
+    elif isinstance(value, list):
         if not all(isinstance(k, str) for k in value):
             raise ConfigError(f"{where}: {name} keys must be strings")
-        return tuple(k.strip() for k in value if k.strip())
-    raise ConfigError(f"{where}: {name} must be a string or a list of strings")
+        keys = tuple(k.strip() for k in value if k.strip())
+    else:
+        raise ConfigError(f"{where}: {name} must be a string or a list of strings")
+    if any("AGE-SECRET-KEY-" in k.upper() for k in keys):
+        # Named, never quoted: the entry is a private key that belongs in no config file.
+        raise ConfigError(
+            f"{where}: an {name} entry is an age secret key (AGE-SECRET-KEY-...), not a recipient",
+            hint="replace it with its public key (age1...) and treat the secret key as leaked",
+        )
+    return keys
 
 
 def _rules(raw: dict[str, Any], where: str) -> Rules:

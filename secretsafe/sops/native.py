@@ -610,6 +610,12 @@ def _recipients(key_groups: Sequence[Sequence[str]]) -> list[list[tuple[str, Any
             else:
                 bad = False
             if bad:
+                # Never echo a secret key pasted where a recipient belongs.
+                if "AGE-SECRET-KEY-" in r.upper():
+                    raise ConfigError(
+                        "an age secret key (AGE-SECRET-KEY-...) was given as a recipient",
+                        hint="use its public key (age1...); `secretsafe keys show` lists yours",
+                    )
                 raise NativeUnsupported(
                     f"{r!r} is not an X25519 age recipient (age1...)",
                     hint="check the recipient; SSH and plugin recipients need the sops binary",

@@ -198,6 +198,7 @@ def start_dev_server(
         }
         # The log holds the dev unseal key and token; it lives in the private temp HOME.
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover log keeps its old mode through O_TRUNC
         try:
             process = subprocess.Popen(
                 argv,

@@ -80,6 +80,7 @@ Layout = Literal["flat", "sections"]
 LAYOUTS: tuple[str, ...] = ("flat", "sections")
 DEFAULT_WORKERS = 8
 META_PREFIX = "secretsafe_"
+S = TypeVar("S")
 T = TypeVar("T")
 
 
@@ -91,13 +92,18 @@ def _join(base: str, sub: str) -> str:
     return f"{base}/{sub}" if sub else base
 
 
+def _base(path: str) -> str:
+    base = path.strip("/")
+    if not base:
+        raise UsageError("--path must not be empty", hint="e.g. --path apps/api/prod")
+    return base
+
+
 def split_layout(
     values: Mapping[str, str], *, path: str, layout: Layout
 ) -> dict[str, dict[str, str]]:
     """Vault path -> {key: value} for ``values`` under ``layout`` (``path`` always present)."""
-    base = path.strip("/")
-    if not base:
-        raise UsageError("--path must not be empty", hint="e.g. --path apps/api/prod")
+    base = _base(path)
     out: dict[str, dict[str, str]] = {base: {}}
     for name, value in values.items():
         if layout == "flat" or "__" not in name:
@@ -246,13 +252,19 @@ def _remote_sections(client: VaultClient, base: kv.KvSecret, *, mount: str) -> l
     return [k for k in keys if not k.endswith("/")]
 
 
-def _map(fn: Callable[[str], T], items: Sequence[str], workers: int) -> list[T]:
+def _map(fn: Callable[[S], T], items: Sequence[S], workers: int) -> list[T]:
     if len(items) <= 1 or workers <= 1:
         return [fn(i) for i in items]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+def _read_all(
+    client: VaultClient, paths: Sequence[str], *, mount: str, workers: int
+) -> list[kv.KvSecret]:
+    return _map(lambda p: kv.read_secret(client, p, mount=mount), paths, workers)
 
 
 def plan(
@@ -277,11 +289,7 @@ def plan(
                 others.append(sub)
     currents = {base: base_secret}
     currents.update(
-        zip(
-            others,
-            _map(lambda p: kv.read_secret(client, p, mount=mount), others, workers),
-            strict=True,
-        )
+        zip(others, _read_all(client, others, mount=mount, workers=workers), strict=True)
     )
     plans = [_path_plan(base, currents[p], wanted.get(p, {}), prune) for p in [base, *others]]
     return Plan(mount=mount.strip("/"), path=base, layout=layout, prune=prune, paths=tuple(plans))
@@ -460,9 +468,7 @@ def pull(
 ) -> SecretValues:
     """The values at ``path`` as env variables. ``layout=None``: what the last secretsafe
     push recorded, else flat. ``version`` (flat only): an older version."""
-    base = path.strip("/")
-    if not base:
-        raise UsageError("--path must not be empty", hint="e.g. --path apps/api/prod")
+    base = _base(path)
     secret = kv.read_secret(client, base, mount=mount, version=version)
     if not secret.exists:
         raise VaultNotFound(
@@ -477,9 +483,7 @@ def pull(
     out = dict(secret.data.reveal())
     sections = _remote_sections(client, secret, mount=mount)
     subs = [_join(base, s) for s in sections]
-    for sub, sec in zip(
-        subs, _map(lambda p: kv.read_secret(client, p, mount=mount), subs, workers), strict=True
-    ):
+    for sub, sec in zip(subs, _read_all(client, subs, mount=mount, workers=workers), strict=True):
         for key, value in sec.data.items():
             out[_env_name(base, sub, key)] = value
     return SecretValues(out)
@@ -604,12 +608,7 @@ def _many(
         except SecretsafeError as exc:
             return Outcome(e, None, exc)
 
-    if len(entries) <= 1:
-        return [run(e) for e in entries]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(entries)))) as pool:
-        return list(pool.map(run, entries))
+    return _map(run, entries, workers)
 
 
 def push_many(
