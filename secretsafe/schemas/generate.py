@@ -128,11 +128,16 @@ def markdown_table(schema: type[Any]) -> str:
         "| variable | type | required | default | description |",
         "| --- | --- | --- | --- | --- |",
     ]
+
+    def cell(text: str) -> str:
+        # A bare "|" (e.g. the type "str | None") would split the cell, even inside backticks.
+        return text.replace("|", "\\|")
+
     for v in variable_names(schema):
-        default = "" if v["default"] in (None, "") else f"`{v['default']}`"
-        desc = (v["description"] or "").replace("|", "\\|")
+        default = "" if v["default"] in (None, "") else f"`{cell(str(v['default']))}`"
+        desc = cell(v["description"] or "")
         rows.append(
-            f"| `{v['variable']}` | {v['type']} | {'yes' if v['required'] else 'no'} "
+            f"| `{v['variable']}` | {cell(str(v['type']))} | {'yes' if v['required'] else 'no'} "
             f"| {default} | {desc} |"
         )
     return "\n".join(rows) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,26 @@ def test_example_and_schema_commands(node_dir: Path, capsys: pytest.CaptureFixtu
     assert "SESSION__SECRET" in capsys.readouterr().out.split()
     assert main(["schema", "--schema", "env.schema.toml", "--format", "markdown"]) == 0
     assert "| `PORT` | " in capsys.readouterr().out
+
+
+def test_schema_markdown_escapes_pipes_in_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "str | None" and a default holding "|" must not add columns to the table.
+    (tmp_path / "mod_with_pipes.py").write_text(
+        "from secretsafe.schemas import Settings\n"
+        "class S(Settings):\n    role_id: str | None = None\n    sep: str = 'a|b'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["schema", "--schema", "mod_with_pipes:S", "--format", "markdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    for line in lines:
+        assert len(re.split(r"(?<!\\)\|", line)) == 7, line  # 5 cells between 6 pipes
+    assert "\\|" in lines[2]
+    assert "`a\\|b`" in lines[3]
 
 
 def test_example_never_prints_secret_defaults(
