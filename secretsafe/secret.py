@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from collections.abc import Iterator, Mapping
 
-__all__ = ["Secret", "SecretValues", "fingerprint"]
+__all__ = ["Secret", "SecretValues", "fingerprint", "is_secret_name"]
 
 _MASK = "**********"
 
@@ -85,3 +86,107 @@ class SecretValues(Mapping[str, str]):
     def reveal(self) -> dict[str, str]:
         """A plain dict copy of the values (explicit)."""
         return dict(self._data)
+
+
+# --- names that hold secrets ------------------------------------------------------------------
+# One rule for every layer that has to guess from a name: compose and audit findings, and the
+# artefacts generated from a schema (which must not print a default of `DB_PASSWORD: str`).
+_SECRET_TOKENS = {
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "PASSPHRASE",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "APIKEY",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "PRIVATEKEY",
+    "DSN",
+}
+_SECRET_PAIRS = {
+    ("API", "KEY"),
+    ("ACCESS", "KEY"),
+    ("PRIVATE", "KEY"),
+    ("SECRET", "KEY"),
+    ("AUTH", "KEY"),
+    ("SIGNING", "KEY"),
+    ("ENCRYPTION", "KEY"),
+    ("MASTER", "KEY"),
+    ("SESSION", "KEY"),
+    ("LICENSE", "KEY"),
+    ("APP", "KEY"),
+    ("UNSEAL", "KEY"),
+}
+# A last word that makes the variable *about* a secret, not the secret itself.
+_NOT_SECRET_TAIL = {
+    "FILE",
+    "FILES",
+    "PATH",
+    "DIR",
+    "TTL",
+    "EXPIRY",
+    "EXPIRES",
+    "EXPIRATION",
+    "LIFETIME",
+    "LENGTH",
+    "LEN",
+    "MIN",
+    "MAX",
+    "TIMEOUT",
+    "ENABLED",
+    "ENABLE",
+    "DISABLED",
+    "REQUIRED",
+    "HEADER",
+    "NAME",
+    "TYPE",
+    "ALGORITHM",
+    "ALG",
+    "ISSUER",
+    "AUDIENCE",
+    "PREFIX",
+    "FIELD",
+    "PARAM",
+    "MODE",
+    "POLICY",
+    "ROTATION",
+    "COUNT",
+    "SIZE",
+    "AGE",
+    "ID",
+    "USER",
+    "USERNAME",
+    "HOST",
+    "PORT",
+    "METHOD",
+    "ENDPOINT",
+    "URL_PATH",
+    "VERSION",
+    "FORMAT",
+    "KIND",
+    "SOURCE",
+    "PROVIDER",
+    "BACKEND",
+    "STORE",
+    "HASH_ALGORITHM",
+    "RESET_URL",
+    "ROLE",
+    "COOKIE_NAME",
+}
+
+
+def is_secret_name(name: str) -> bool:
+    """True for names that hold secrets (``DB_PASSWORD``, ``JWT_SECRET``, ``API_KEY``,
+    ``AUTH__JWT_SECRET_KEY``) and not names about them (``DB_PASSWORD_FILE``,
+    ``TOKEN_TTL``, ``SECRET_KEY_LENGTH``)."""
+    # str methods rather than re: this module is imported by `import secretsafe`.
+    tokens = [t for t in name.upper().replace(".", "_").replace("-", "_").split("_") if t]
+    if not tokens:
+        return False
+    if tokens[-1] in _NOT_SECRET_TAIL or "_".join(tokens[-2:]) in _NOT_SECRET_TAIL:
+        return False
+    if any(t in _SECRET_TOKENS for t in tokens):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(tokens))

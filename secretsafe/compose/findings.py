@@ -31,7 +31,6 @@ comma-separated).
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any, Literal
 
 from secretsafe.compose.loader import Loc, Project, Service, Setting
 from secretsafe.compose.service import EnvFileCache, ServiceEnvironment, service_environment
+from secretsafe.secret import is_secret_name
 
 __all__ = [
     "RULES",
@@ -207,90 +207,6 @@ class Finding:
 
 
 # ----------------------------------------------------------------------------- heuristics
-_SECRET_TOKENS = {
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PASSPHRASE",
-    "SECRET",
-    "SECRETS",
-    "TOKEN",
-    "APIKEY",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "PRIVATEKEY",
-    "DSN",
-}
-_SECRET_PAIRS = {
-    ("API", "KEY"),
-    ("ACCESS", "KEY"),
-    ("PRIVATE", "KEY"),
-    ("SECRET", "KEY"),
-    ("AUTH", "KEY"),
-    ("SIGNING", "KEY"),
-    ("ENCRYPTION", "KEY"),
-    ("MASTER", "KEY"),
-    ("SESSION", "KEY"),
-    ("LICENSE", "KEY"),
-    ("APP", "KEY"),
-    ("UNSEAL", "KEY"),
-}
-# A last word that makes the variable *about* a secret, not the secret itself.
-_NOT_SECRET_TAIL = {
-    "FILE",
-    "FILES",
-    "PATH",
-    "DIR",
-    "TTL",
-    "EXPIRY",
-    "EXPIRES",
-    "EXPIRATION",
-    "LIFETIME",
-    "LENGTH",
-    "LEN",
-    "MIN",
-    "MAX",
-    "TIMEOUT",
-    "ENABLED",
-    "ENABLE",
-    "DISABLED",
-    "REQUIRED",
-    "HEADER",
-    "NAME",
-    "TYPE",
-    "ALGORITHM",
-    "ALG",
-    "ISSUER",
-    "AUDIENCE",
-    "PREFIX",
-    "FIELD",
-    "PARAM",
-    "MODE",
-    "POLICY",
-    "ROTATION",
-    "COUNT",
-    "SIZE",
-    "AGE",
-    "ID",
-    "USER",
-    "USERNAME",
-    "HOST",
-    "PORT",
-    "METHOD",
-    "ENDPOINT",
-    "URL_PATH",
-    "VERSION",
-    "FORMAT",
-    "KIND",
-    "SOURCE",
-    "PROVIDER",
-    "BACKEND",
-    "STORE",
-    "HASH_ALGORITHM",
-    "RESET_URL",
-    "ROLE",
-    "COOKIE_NAME",
-}
 _BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n", "0", "1", "none", "null"}
 _REFERENCE = re.compile(
     r"^(?:vault|bao|op|sm|aws-sm|awssm|gcp-sm|azure-kv|file|env|secret)://|^vault:"
@@ -311,24 +227,6 @@ _KNOWN_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
 )
 _URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*:([^/?#@\s]+)@")
-
-
-def _tokens(name: str) -> list[str]:
-    return [t for t in re.split(r"[_.\-]+", name.upper()) if t]
-
-
-def is_secret_name(name: str) -> bool:
-    """True for names that hold secrets (``DB_PASSWORD``, ``JWT_SECRET``, ``API_KEY``,
-    ``AUTH__JWT_SECRET_KEY``) and not names about them (``DB_PASSWORD_FILE``,
-    ``TOKEN_TTL``, ``SECRET_KEY_LENGTH``)."""
-    tokens = _tokens(name)
-    if not tokens:
-        return False
-    if tokens[-1] in _NOT_SECRET_TAIL or "_".join(tokens[-2:]) in _NOT_SECRET_TAIL:
-        return False
-    if any(t in _SECRET_TOKENS for t in tokens):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(tokens))
 
 
 def literal_secret_reason(name: str, raw: str, *, templated: bool) -> str | None:

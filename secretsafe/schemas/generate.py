@@ -7,22 +7,29 @@ import json
 from typing import Any
 
 from secretsafe.schemas.names import Leaf, plan_for
+from secretsafe.secret import is_secret_name
 
 __all__ = ["env_example", "json_schema", "markdown_table", "variable_names"]
+
+
+def _is_secret(leaf: Leaf) -> bool:
+    """A secret by type (SecretStr, SecretString, ``secret=True``) or by name: a plain
+    ``password: str = "..."`` field must not have its default printed either."""
+    return leaf.secret or is_secret_name(leaf.variable)
 
 
 def _type_name(leaf: Leaf) -> str:
     ann = leaf.info.annotation
     text = getattr(ann, "__name__", None) or repr(ann)
     text = text.replace("typing.", "").replace("pydantic.types.", "")
-    if leaf.secret:
+    if _is_secret(leaf):
         return "secret"
     return text
 
 
 def _default_text(leaf: Leaf) -> str | None:
     """The default as it would be written in a .env file; ``None`` when there is none."""
-    if leaf.required or leaf.secret:
+    if leaf.required or _is_secret(leaf):
         return None
     default = leaf.info.get_default(call_default_factory=True, validated_data={})
     if default is None:
@@ -68,7 +75,7 @@ def env_example(schema: type[Any]) -> str:
         parts = [_type_name(leaf)]
         parts += _constraints(leaf)
         parts.append("required" if leaf.required else "optional")
-        if leaf.secret:
+        if _is_secret(leaf):
             parts.append("SECRET: set it in the encrypted file, never here")
         default = _default_text(leaf)
         if default:
@@ -76,7 +83,7 @@ def env_example(schema: type[Any]) -> str:
         if leaf.info.description:
             lines.append(f"# {leaf.info.description}")
         lines.append(f"# {', '.join(parts)}")
-        if leaf.required or leaf.secret:
+        if leaf.required or _is_secret(leaf):
             lines.append(f"{leaf.variable}=")
         else:
             lines.append(f"# {leaf.variable}={default or ''}")
@@ -91,7 +98,7 @@ def variable_names(schema: type[Any]) -> list[dict[str, Any]]:
             "field": leaf.field_path,
             "type": _type_name(leaf),
             "required": leaf.required,
-            "secret": leaf.secret,
+            "secret": _is_secret(leaf),
             "default": _default_text(leaf),
             "description": leaf.info.description,
         }
@@ -104,16 +111,37 @@ def json_schema(schema: type[Any]) -> dict[str, Any]:
     out: dict[str, Any] = schema.model_json_schema()
     plan = plan_for(schema)
     # Defaults of secret fields must not appear, even masked ones.
-    _drop_secret_defaults(out, {leaf.field_path for leaf in plan.leaves if leaf.secret}, plan)
+    _drop_secret_defaults(out, {leaf.path[-1] for leaf in plan.leaves if _is_secret(leaf)})
     out["x-env-variables"] = {leaf.variable: leaf.field_path for leaf in plan.leaves}
     return out
 
 
-def _drop_secret_defaults(doc: dict[str, Any], secret_paths: set[str], plan: Any) -> None:
+def _drop_secret_defaults(doc: dict[str, Any], secret_fields: set[str]) -> None:
+    """Remove every default a secret could hide in: on secret properties (by schema marker,
+    by declared secret field name, by secret-looking name) and inside the dict defaults of
+    nested sections (``"database": {"default": {"password": ...}}``)."""
+
+    def secret(name: str) -> bool:
+        return name in secret_fields or is_secret_name(name)
+
+    def redact(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: redact(v) for k, v in value.items() if not secret(str(k))}
+        if isinstance(value, list):
+            return [redact(v) for v in value]
+        return value
+
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if node.get("writeOnly") or node.get("format") == "password" or node.get("secret"):
                 node.pop("default", None)
+            props = node.get("properties")
+            if isinstance(props, dict):
+                for name, sub in props.items():
+                    if isinstance(sub, dict) and secret(name):
+                        sub.pop("default", None)
+            if "default" in node:
+                node["default"] = redact(node["default"])
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):

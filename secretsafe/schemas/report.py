@@ -29,7 +29,6 @@ their meaning.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -204,14 +203,6 @@ def sanitize(text: str, values: Iterable[str], *, min_len: int = 4) -> str:
         if needle:
             text = text.replace(needle, _MASK)
     return text
-
-
-_INPUT_FRAGMENT = re.compile(r",?\s*input_value=.*$", re.DOTALL)
-
-
-def strip_input(text: str) -> str:
-    """Drop a pydantic-style ``input_value=...`` tail from a message."""
-    return _INPUT_FRAGMENT.sub("", text)
 
 
 def finish(report: CheckReport, *, fmt: str = "text", out: IO[str] | None = None) -> None:

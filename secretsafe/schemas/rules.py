@@ -120,10 +120,6 @@ class RuleContext:
     def leaf(self, path: str) -> Leaf | None:
         return self._leaves.get(tuple(path.split(".")))
 
-    def has(self, path: str) -> bool:
-        """Whether the schema declares this field."""
-        return self.leaf(path) is not None
-
     def variable(self, path: str) -> str:
         leaf = self.leaf(path)
         return leaf.variable if leaf else path

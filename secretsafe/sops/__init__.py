@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from secretsafe.keys import Identity
     from secretsafe.secret import SecretValues
     from secretsafe.sops.config import CreationRule
-    from secretsafe.sops.model import Document, Item, KeyGroup, Rules
+    from secretsafe.sops.model import Document, Item, Rules
 
 __all__ = [
     "BACKENDS",
@@ -354,11 +354,6 @@ def _own_recipients() -> list[str]:
     from secretsafe.keys import own_recipients
 
     return list(own_recipients())
-
-
-def key_groups_of(groups: Sequence[KeyGroup]) -> list[list[str]]:
-    """The age recipients of each key group (for re-encrypting a file for the same keys)."""
-    return [list(g.age) for g in groups]
 
 
 def encrypt_values(

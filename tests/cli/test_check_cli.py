@@ -193,3 +193,41 @@ def test_node_service_run_validates_before_exec(
     assert "started" not in bad.stdout
     assert "VAULT__ENABLED" in bad.stderr
     assert NODE_OK["SESSION__SECRET"] not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["example"],
+        ["schema", "--format", "json-schema"],
+        ["schema", "--format", "json"],
+        ["schema", "--format", "names"],
+        ["schema", "--format", "markdown"],
+    ],
+)
+def test_defaults_of_secret_looking_plain_fields_never_printed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+) -> None:
+    # Plain `str` fields, so only their names say they are secrets; the defaults also reach
+    # the JSON Schema inside the section's own dict default.
+    (tmp_path / "mod_plain_secrets.py").write_text(
+        "from pydantic import BaseModel\n"
+        "from secretsafe.schemas import Settings\n"
+        "class Db(BaseModel):\n"
+        "    host: str = 'db-host-shown'\n"
+        "    password: str = 'canary-plain-pw'\n"
+        "    api_token: str = 'canary-plain-token'\n"
+        "class S(Settings):\n    db: Db = Db()\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main([*args, "--schema", "mod_plain_secrets:S"]) == 0
+    out = capsys.readouterr().out
+    assert "canary-plain" not in out
+    assert "DB__PASSWORD" in out or "password" in out
+    if args[0] == "example" or "json-schema" in args:
+        assert "db-host-shown" in out  # non-secret defaults are still documented

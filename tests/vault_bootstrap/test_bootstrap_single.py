@@ -34,6 +34,17 @@ def _restart(cluster: RaftCluster) -> None:
     assert all(node_status(a).sealed for a in cluster.addrs)
 
 
+def _bootstrapped(
+    wd: Workdir, raft: RaftCluster, capfd: pytest.CaptureFixture[str]
+) -> tuple[Path, Outputs]:
+    """Write the config and bootstrap once (it must succeed); the config and the recorder."""
+    config = wd.write_config(raft.addrs)
+    outs = Outputs()
+    code, out, err = outs.run(capfd, "bootstrap", "--config", str(config))
+    assert code == 0, out + err
+    return config, outs
+
+
 def test_fresh_bootstrap_then_rerun_is_noop(
     raft1: RaftCluster, workdir: Workdir, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -101,9 +112,7 @@ def test_restart_then_unseal_from_the_encrypted_file(
     raft1: RaftCluster, workdir: Workdir, capfd: pytest.CaptureFixture[str]
 ) -> None:
     wd = workdir
-    config = wd.write_config(raft1.addrs)
-    outs = Outputs()
-    assert outs.run(capfd, "bootstrap", "--config", str(config))[0] == 0
+    config, outs = _bootstrapped(wd, raft1, capfd)
     _restart(raft1)
 
     code, out, _ = outs.run(capfd, "unseal", "--config", str(config))
@@ -153,9 +162,7 @@ def test_differing_policy_is_reported_and_changed_only_with_force(
     raft1: RaftCluster, workdir: Workdir, capfd: pytest.CaptureFixture[str]
 ) -> None:
     wd = workdir
-    config = wd.write_config(raft1.addrs)
-    outs = Outputs()
-    assert outs.run(capfd, "bootstrap", "--config", str(config))[0] == 0
+    config, outs = _bootstrapped(wd, raft1, capfd)
     root = _root(wd)
     h = hvac.Client(url=raft1.addrs[0], token=root)
     wide = 'path "secret/*" {\n  capabilities = ["read", "create", "update", "list"]\n}\n'
@@ -185,9 +192,7 @@ def test_changed_secrets_are_not_overwritten_without_force(
     raft1: RaftCluster, workdir: Workdir, capfd: pytest.CaptureFixture[str]
 ) -> None:
     wd = workdir
-    config = wd.write_config(raft1.addrs)
-    outs = Outputs()
-    assert outs.run(capfd, "bootstrap", "--config", str(config))[0] == 0
+    config, outs = _bootstrapped(wd, raft1, capfd)
     encrypt_values(
         {**APP_VALUES, "JWT_SECRET": CANARY + "-rotated"},
         wd.env_file,
@@ -235,9 +240,7 @@ def test_initialised_but_keys_file_missing_or_undecryptable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     wd = workdir
-    config = wd.write_config(raft1.addrs)
-    outs = Outputs()
-    assert outs.run(capfd, "bootstrap", "--config", str(config))[0] == 0
+    config, outs = _bootstrapped(wd, raft1, capfd)
     secrets = created_secrets(wd.keys_file, wd.creds_file)
     _restart(raft1)
 
@@ -280,9 +283,7 @@ def test_too_few_keys_and_wrong_key_share(
     raft1: RaftCluster, workdir: Workdir, capfd: pytest.CaptureFixture[str]
 ) -> None:
     wd = workdir
-    config = wd.write_config(raft1.addrs)
-    outs = Outputs()
-    assert outs.run(capfd, "bootstrap", "--config", str(config))[0] == 0
+    config, outs = _bootstrapped(wd, raft1, capfd)
     secrets = created_secrets(wd.keys_file, wd.creds_file)
     keys = decrypt_file(wd.keys_file)
     _restart(raft1)
