@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 from reliability_support import FIGURES as _FIGURES
+from reliability_support import SUITES as SUITE_ORDER
 from reliability_support import SuiteFigures, suite_of
-
-#: Table order of the suites (module names without ``test_reliability_``).
-SUITE_ORDER = ("leak", "tamper", "crash", "bad_input", "permissions")
 
 
 _IN_WORKER = False

@@ -272,6 +272,16 @@ class Tally:
             )
 
 
+#: The suites, in table order. A module may add to one: ``test_reliability_leak_vault.py``
+#: counts into ``leak``.
+SUITES = ("leak", "tamper", "crash", "bad_input", "permissions")
+
+
 def suite_of(path: Path) -> str:
-    """The suite a test module belongs to: ``test_reliability_leak.py`` -> ``leak``."""
-    return path.stem.removeprefix("test_reliability_")
+    """The suite a test module belongs to: ``test_reliability_leak.py`` and
+    ``test_reliability_leak_compose.py`` -> ``leak``."""
+    name = path.stem.removeprefix("test_reliability_")
+    for suite in SUITES:
+        if name == suite or name.startswith(suite + "_"):
+            return suite
+    return name
