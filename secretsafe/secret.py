@@ -118,7 +118,18 @@ _SECRET_PAIRS = {
     ("LICENSE", "KEY"),
     ("APP", "KEY"),
     ("UNSEAL", "KEY"),
+    ("JWT", "KEY"),
+    ("HMAC", "KEY"),
+    ("SSH", "KEY"),
+    ("AGE", "KEY"),
+    ("CLIENT", "KEY"),
+    ("TLS", "KEY"),
+    ("SSL", "KEY"),
+    ("DEPLOY", "KEY"),
+    ("WEBHOOK", "URL"),  # Slack/Discord webhook URLs are bearer credentials
 }
+# Plurals name collections of secrets (UNSEAL_KEYS, API_TOKENS): read them as the singular.
+_SINGULAR = {"KEYS": "KEY", "TOKENS": "TOKEN", "PASSWORDS": "PASSWORD", "APIKEYS": "APIKEY"}
 # A last word that makes the variable *about* a secret, not the secret itself.
 _NOT_SECRET_TAIL = {
     "FILE",
@@ -179,10 +190,12 @@ _NOT_SECRET_TAIL = {
 
 def is_secret_name(name: str) -> bool:
     """True for names that hold secrets (``DB_PASSWORD``, ``JWT_SECRET``, ``API_KEY``,
-    ``AUTH__JWT_SECRET_KEY``) and not names about them (``DB_PASSWORD_FILE``,
-    ``TOKEN_TTL``, ``SECRET_KEY_LENGTH``)."""
+    ``AUTH__JWT_SECRET_KEY``, ``UNSEAL_KEYS``) and not names about them
+    (``DB_PASSWORD_FILE``, ``TOKEN_TTL``, ``SECRET_KEY_LENGTH``). Any case and separator:
+    ``jwt_secret_key``, ``auth.jwt-secret-key`` and ``AUTH__JWT_SECRET_KEY`` are one name."""
     # str methods rather than re: this module is imported by `import secretsafe`.
     tokens = [t for t in name.upper().replace(".", "_").replace("-", "_").split("_") if t]
+    tokens = [_SINGULAR.get(t, t) for t in tokens]
     if not tokens:
         return False
     if tokens[-1] in _NOT_SECRET_TAIL or "_".join(tokens[-2:]) in _NOT_SECRET_TAIL:

@@ -2,7 +2,9 @@
 
 - :func:`load` / :func:`check`: validate, reporting every problem at once by variable name,
   with did-you-mean for unknown names, and never a value;
-- :class:`Settings`: a pydantic-settings base with safe defaults;
+- :class:`Settings`: a pydantic-settings base with safe defaults (its ``repr`` masks secrets
+  by name, at every depth; :class:`~secretsafe.schemas.masking.MaskedRepr` does the same
+  for a section of your own);
 - secret-aware types (:func:`SecretString`, :func:`Url`, :data:`Port`) and building blocks
   (:class:`Database`, :class:`Redis`, :class:`Vault`, :class:`Auth`, :class:`SMTP`);
 - :mod:`~secretsafe.schemas.rules`: cross-field and environment rules;

@@ -11,21 +11,23 @@
 
 which reads ``DATABASE__HOST``, ``DATABASE__PASSWORD``, ``AUTH__JWT_SECRET_KEY``,
 ``VAULT__ENABLED``, ``SMTP__HOST`` and so on. Secrets are :class:`~pydantic.SecretStr`
-(printed masked) with minimum lengths and weak-value rejection.
+(printed masked) with minimum lengths and weak-value rejection; the blocks' ``repr`` masks any
+other value with a secret's name too (:class:`~secretsafe.schemas.masking.MaskedRepr`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from secretsafe.schemas.masking import MaskedRepr
 from secretsafe.schemas.types import Port, SecretString, Url
 
 __all__ = ["SMTP", "Auth", "Database", "Redis", "Vault"]
 
 
-class Database(BaseModel):
+class Database(MaskedRepr):
     """A PostgreSQL/MySQL connection: ``DATABASE__HOST``, ``__PORT``, ``__USER``,
     ``__PASSWORD``, ``__DATABASE``, ``__SSLMODE``."""
 
@@ -41,7 +43,7 @@ class Database(BaseModel):
     )
 
 
-class Redis(BaseModel):
+class Redis(MaskedRepr):
     """A Redis server: ``REDIS__URL`` (``redis://`` or ``rediss://``), ``REDIS__PASSWORD``."""
 
     url: Url(schemes=("redis", "rediss")) = Field(  # type: ignore[valid-type]
@@ -52,7 +54,7 @@ class Redis(BaseModel):
     )
 
 
-class Vault(BaseModel):
+class Vault(MaskedRepr):
     """Vault/OpenBao access: ``VAULT__ENABLED``, ``VAULT__ADDR``, ``VAULT__MOUNT``,
     ``VAULT__PATH``, ``VAULT__ROLE_ID``, ``VAULT__SECRET_ID``."""
 
@@ -69,7 +71,7 @@ class Vault(BaseModel):
     verify_tls: bool = Field(True, description="verify the server's TLS certificate")
 
 
-class Auth(BaseModel):
+class Auth(MaskedRepr):
     """Token signing: ``AUTH__JWT_SECRET_KEY`` (32 bytes or more), ``AUTH__JWT_ALGORITHM``,
     ``AUTH__ACCESS_TOKEN_TTL``."""
 
@@ -82,7 +84,7 @@ class Auth(BaseModel):
     access_token_ttl: int = Field(900, ge=60, le=86400, description="token lifetime, seconds")
 
 
-class SMTP(BaseModel):
+class SMTP(MaskedRepr):
     """Outgoing mail: ``SMTP__HOST``, ``SMTP__PORT``, ``SMTP__USER``, ``SMTP__PASSWORD``,
     ``SMTP__FROM_ADDRESS``, ``SMTP__STARTTLS``."""
 

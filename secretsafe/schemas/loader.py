@@ -12,6 +12,10 @@ Where values come from, lowest precedence first (a later source wins for the sam
 This is the precedence of ``secretsafe run`` too: what is already in the environment wins
 over files, so a value exported by an operator or an orchestrator overrides the defaults kept
 in a file. Pass ``environ={}`` to use the files (and Vault) only.
+
+Problem messages never hold a value, nor anything derived from one: they are rebuilt from the
+error type, constraint numbers and the schema (the rule is in
+:mod:`secretsafe.schemas.messages`); pydantic's own text is never shown.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from secretsafe.errors import ConfigError, UsageError
-from secretsafe.schemas.report import CheckReport, Problem, sanitize, sort_problems
+from secretsafe.schemas.messages import CUSTOM_HINT, is_custom, safe_message
+from secretsafe.schemas.report import CheckReport, Problem, sort_problems
 
 if TYPE_CHECKING:
     from secretsafe.schemas.names import Leaf, SchemaPlan
@@ -260,9 +265,8 @@ def evaluate(
         # raised later can chain to it (its text holds the values).
         raw_errors = exc.errors(include_url=False, include_input=False, include_context=True)
     invalid: set[tuple[str, ...]] = set()
-    secret_values = [v for leaf in plan.leaves if leaf.secret for v in lookup.values_of(leaf)]
     for err in raw_errors:
-        for p, path in _translate(plan, err, lookup, src, secret_values):
+        for p, path in _translate(plan, err, lookup, src):
             if p.variable in json_vars and p.kind == "missing":
                 continue
             problems.append(p)
@@ -334,10 +338,6 @@ class _EnvLookup:
     def is_set(self, leaf: Leaf) -> bool:
         return self.plan.norm(leaf.variable) in self._normalised()
 
-    def values_of(self, leaf: Leaf) -> list[str]:
-        raw = self.raw(leaf)
-        return [raw] if raw is not None else []
-
 
 _KIND_BY_TYPE = {
     "missing": "missing",
@@ -364,40 +364,7 @@ _KIND_BY_TYPE = {
     "secret_entropy": "weak",
     "extra_forbidden": "unknown",
 }
-_OURS = {"secret_too_short", "secret_weak", "secret_entropy", "url_invalid", "url_scheme"}
 _BOOL_HINT = "use true or false (also 1/0, yes/no, on/off)"
-
-
-def _message(
-    err: Mapping[str, Any], kind: str, own_values: list[str], all_secret: list[str]
-) -> str:
-    etype = str(err.get("type", ""))
-    msg = str(err.get("msg", ""))
-    ctx = err.get("ctx") or {}
-    if etype == "missing":
-        return "required but not set"
-    if etype in _OURS:
-        return msg  # built from the schema's constraints only
-    if etype in ("string_too_short", "too_short"):
-        n = ctx.get("min_length")
-        return f"must be at least {n} characters long" if n is not None else "is too short"
-    if etype in ("string_too_long", "too_long"):
-        n = ctx.get("max_length")
-        return f"must be at most {n} characters long" if n is not None else "is too long"
-    if etype in ("literal_error", "enum"):
-        return f"must be one of: {ctx.get('expected', '?')}"
-    if etype == "extra_forbidden":
-        return "is not a field of this section"
-    if kind in ("type", "range", "url", "pattern", "choice") or etype.endswith(
-        ("_parsing", "_type")
-    ):
-        # pydantic's built-in messages describe the expectation first; anything after the
-        # first comma may quote part of the input.
-        head = msg.split(",", 1)[0]
-        return head.replace("Input should be", "must be").replace("String should", "must")
-    # A user's own validator: its message may embed the value.
-    text = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return sanitize(text, [*own_values, *all_secret], min_len=3)
 
 
 def _translate(
@@ -405,7 +372,6 @@ def _translate(
     err: Mapping[str, Any],
     lookup: _EnvLookup,
     src: Mapping[str, str],
-    secret_values: list[str],
 ) -> list[tuple[Problem, tuple[str, ...] | None]]:
     loc = tuple(err.get("loc", ()))
     etype = str(err.get("type", ""))
@@ -442,18 +408,19 @@ def _translate(
         name = lookup.name_of(leaf)
         extra = parts[len(leaf.keys) :] if len(parts) > len(leaf.keys) else ()
         field_path = leaf.field_path + "".join(f"[{p}]" for p in extra)
-        own = lookup.values_of(leaf)
         path: tuple[str, ...] | None = leaf.path
     else:
         # An error below a JSON-valued section, or an unmodelled location.
         delim = plan.delimiter or "."
         name = delim.join(p.upper() if not plan.case_sensitive else p for p in parts)
         field_path = ".".join(parts)
-        own = []
         path = None
-    message = _message(err, kind, own, secret_values)
+    # Never pydantic's text: see the rule in secretsafe.schemas.messages.
+    message = safe_message(err, leaf.info if leaf is not None else None)
     hint: str | None
-    if kind == "missing":
+    if is_custom(etype):
+        hint = CUSTOM_HINT
+    elif kind == "missing":
         hint = f"set {name}"
     elif etype == "bool_parsing":
         hint = _BOOL_HINT
@@ -468,8 +435,9 @@ def _translate(
     return [
         (
             Problem(
-                variable=name,
-                field=field_path,
+                # A model-level error has no location: null, as the JSON report documents.
+                variable=name or None,
+                field=field_path or None,
                 kind=kind,
                 message=message,
                 hint=hint,

@@ -42,7 +42,6 @@ __all__ = [
     "Problem",
     "SchemaValidationError",
     "finish",
-    "sanitize",
 ]
 
 Severity = Literal["error", "warning"]
@@ -179,30 +178,6 @@ def sort_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     return tuple(
         sorted(problems, key=lambda p: (p.variable or "~", p.field or "", p.kind, p.message))
     )
-
-
-_MASK = "***"
-
-
-def sanitize(text: str, values: Iterable[str], *, min_len: int = 4) -> str:
-    """``text`` with every occurrence of any of ``values`` (and their reprs) masked.
-
-    For messages that come from users' own validators, which may quote the input.
-    """
-    needles: set[str] = set()
-    for v in values:
-        if not isinstance(v, str) or len(v) < min_len:
-            continue
-        needles.add(v)
-        needles.add(repr(v)[1:-1])
-        needles.add(json.dumps(v)[1:-1])
-        for line in v.splitlines():
-            if len(line) >= min_len:
-                needles.add(line)
-    for needle in sorted(needles, key=len, reverse=True):
-        if needle:
-            text = text.replace(needle, _MASK)
-    return text
 
 
 def finish(report: CheckReport, *, fmt: str = "text", out: IO[str] | None = None) -> None:

@@ -3,29 +3,26 @@
 - ``env_nested_delimiter="__"``: ``DATABASE__HOST`` sets ``database.host``;
 - ``hide_input_in_errors=True``: pydantic's own error text never quotes a value;
 - ``extra="ignore"`` and case-insensitive names, as pydantic-settings does by default;
-- ``repr``/``str`` mask every field that holds a secret (``SecretStr``) and, as a safety net,
-  any plain ``str`` field whose name says it is one (``password``, ``token``, ``secret``, ...).
+- ``repr``/``str`` mask every field that holds a secret (``SecretStr`` masks itself) and any
+  value whose name :func:`secretsafe.secret.is_secret_name` calls secret (``secret_key``,
+  ``jwt_secret_key``, ``aws_secret_access_key``, ...), whatever its type, at every depth:
+  in nested sections (pydantic models, dataclasses), lists and dicts (a dict key is a name).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from secretsafe.schemas.masking import MaskedRepr
 from secretsafe.schemas.rules import Rule
 
 __all__ = ["Settings"]
 
-_SECRETISH = re.compile(
-    r"(pass(word|wd)?|secret|token|api_?key|private_?key|credential|dsn)$", re.IGNORECASE
-)
-_MASK = "**********"
 
-
-class Settings(BaseSettings):
+class Settings(MaskedRepr, BaseSettings):
     """Base class for application settings validated by :func:`secretsafe.load`."""
 
     model_config = SettingsConfigDict(
@@ -39,10 +36,3 @@ class Settings(BaseSettings):
     secretsafe_rules: ClassVar[Sequence[Rule] | None] = None
     #: The field naming the environment, for rules (``None``: ``environment``, ``env``, ...).
     secretsafe_environment_field: ClassVar[str | None] = None
-
-    def __repr_args__(self) -> Any:
-        for name, value in super().__repr_args__():
-            if name is not None and isinstance(value, str) and _SECRETISH.search(name):
-                yield name, _MASK
-            else:
-                yield name, value
