@@ -38,7 +38,8 @@ def vault() -> None:
 
 
 def connection_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """--addr, --namespace, --ca-cert, --timeout, --retries, given to ``fn`` as ``connect``:
+    """--addr, --namespace, --ca-cert, --timeout, --retries, --deadline, --node, given to
+    ``fn`` as ``connect``:
     a function that opens the connection (commands connect only once their input is valid)."""
 
     @functools.wraps(fn)
@@ -49,13 +50,21 @@ def connection_options(fn: Callable[..., None]) -> Callable[..., None]:
         ca_cert: Path | None,
         timeout: float,
         retries: int,
+        deadline: float | None,
+        nodes: tuple[str, ...],
         **kwargs: Any,
     ) -> None:
         def connect() -> VaultClient:
             from secretsafe.vault.client import connect as open_client
 
             return open_client(
-                addr=addr, namespace=namespace, ca_cert=ca_cert, timeout=timeout, retries=retries
+                addr=addr,
+                namespace=namespace,
+                ca_cert=ca_cert,
+                timeout=timeout,
+                retries=retries,
+                deadline=deadline,
+                nodes=nodes,
             )
 
         fn(connect=connect, **kwargs)
@@ -75,6 +84,19 @@ def connection_options(fn: Callable[..., None]) -> Callable[..., None]:
             default=3,
             show_default=True,
             help="Retries on connection failure, 5xx, sealed, standby redirects.",
+        ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Seconds one operation may take in all, retries included "
+            "(default: timeout x (retries + 1) + 2 s per retry).",
+        ),
+        click.option(
+            "--node",
+            "nodes",
+            multiple=True,
+            help="Another node of the cluster that a standby may redirect to (repeatable); "
+            "redirects elsewhere, or from https to http, are refused.",
         ),
     ]
     decorated: Callable[..., None] = wrapper

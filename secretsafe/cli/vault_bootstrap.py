@@ -144,7 +144,7 @@ def unseal(
         from secretsafe.vault.cluster import find_leader
 
         # Unsealed is not yet serving: raft elects an active node a moment later.
-        leader = find_leader(nodes, timeout=max(30.0, timeout))
+        leader = find_leader(nodes, timeout=max(30.0, timeout), ca_cert=ca_cert)
         if leader is None:
             raise BootstrapError(
                 f"every node is unsealed but none became active in {max(30.0, timeout):.0f} s",

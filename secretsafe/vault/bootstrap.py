@@ -67,12 +67,13 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from secretsafe.errors import (
     BootstrapError,
     ConfigError,
     SecretsafeError,
+    VaultError,
     VaultNotFound,
     VaultPermissionDenied,
     VaultUnreachable,
@@ -228,9 +229,42 @@ def _addr(value: object, where: str) -> str:
     return value.rstrip("/")
 
 
+# What a secret typed into the wrong key looks like: an age identity, a Vault/OpenBao token
+# (service, batch, recovery; legacy s./b./r.), a PEM private key.
+_SECRET_LIKE = re.compile(
+    r"AGE-SECRET-KEY-1[0-9A-Za-z]*"
+    r"|\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^']*",
+    re.IGNORECASE,
+)
+_HIDDEN = "<a value that looks like a secret key or token (not shown)>"
+
+
+def _scrub(text: str | None) -> str | None:
+    return _SECRET_LIKE.sub(_HIDDEN, text) if text else text
+
+
 def load_config(path: str | os.PathLike[str]) -> BootstrapConfig:
-    """Read and validate a bootstrap TOML file (errors name the file and the key)."""
+    """Read and validate a bootstrap TOML file (errors name the file and the key).
+
+    Every config error passes through one filter: a value that looks like a secret (an age
+    secret key listed as a recipient, a token pasted as an address) is replaced by a
+    description, whichever key and check produced the message."""
     p = Path(path)
+    try:
+        return _load_config(p)
+    except ConfigError as exc:
+        message, hint = _scrub(exc.message) or "", _scrub(exc.hint)
+        if str(p) not in message:  # shared checks (names, paths) do not know the file
+            message = f"{p}: {message}"
+        if message == exc.message and hint == exc.hint:
+            raise
+        scrubbed = ConfigError(message, hint=hint)
+    # Raised outside the handler: the original would stay reachable as __context__.
+    raise scrubbed
+
+
+def _load_config(p: Path) -> BootstrapConfig:
     text = read_text(p, what="bootstrap config")
     try:
         doc = tomllib.loads(text)
@@ -432,6 +466,32 @@ def bootstrap(
     return run.report
 
 
+_Step = TypeVar("_Step", bound=Callable[..., None])
+
+
+def _reads_answers(step: _Step) -> _Step:
+    """For steps that read server answers (hvac dicts): a field missing or of the wrong type
+    ends the step with one VaultError (35) naming it, never a traceback or "internal error".
+    The answer is not quoted: it could hold anything."""
+
+    @functools.wraps(step)
+    def wrapper(self: _Run, *args: Any, **kwargs: Any) -> None:
+        try:
+            step(self, *args, **kwargs)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            name = step.__name__.removeprefix("step_")
+        else:
+            return
+        # Raised outside the handler: the original may quote the answer.
+        raise VaultError(
+            f"unexpected answer from the server in the {name} step; stopped there",
+            hint="check that [server] nodes point at OpenBao / Vault (not a proxy rewriting "
+            "answers); re-run once fixed (finished steps are kept)",
+        )
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _Run:
     def __init__(
         self,
@@ -478,7 +538,9 @@ class _Run:
     def execute(self) -> None:
         from secretsafe.vault.cluster import node_status
 
-        statuses = {a: node_status(a, timeout=self.timeout) for a in self.c.nodes}
+        statuses = {
+            a: node_status(a, timeout=self.timeout, ca_cert=self.c.ca_cert) for a in self.c.nodes
+        }
         down = [a for a, s in statuses.items() if not s.reachable]
         if down:
             raise VaultUnreachable(
@@ -505,6 +567,7 @@ class _Run:
             self.step_secrets(app)
         self.step_root_token()
 
+    @_reads_answers
     def step_init(self, statuses: Mapping[str, Any], initialised: list[str]) -> None:
         first = self.c.nodes[0]
         if initialised:
@@ -626,7 +689,9 @@ class _Run:
             return
         leader = None
         if not self.dry_run:
-            leader = find_leader(list(initialised), timeout=self.failover_timeout)
+            leader = find_leader(
+                list(initialised), timeout=self.failover_timeout, ca_cert=self.c.ca_cert
+            )
             if leader is None:
                 raise BootstrapError(
                     f"no active node among {', '.join(initialised)} to join "
@@ -704,6 +769,7 @@ class _Run:
         if self.c.revoke_root:
             self.would("root-token", "", "revoke")
 
+    @_reads_answers
     def step_raft(self) -> None:
         from secretsafe.vault.cluster import raft_voters, wait_voters
 
@@ -723,6 +789,7 @@ class _Run:
     def _call(self, fn: Callable[..., Any], *args: Any, path: str, **kw: Any) -> Any:
         return self.client.call(fn, *args, path=path, **kw)
 
+    @_reads_answers
     def step_mounts(self) -> None:
         h = self.client.hvac
         mounts = self._call(h.sys.list_mounted_secrets_engines, path="sys/mounts")
@@ -818,6 +885,7 @@ class _Run:
     def _force_hint(self) -> str:
         return "" if self.dry_run else " (re-run with --force to change it)"
 
+    @_reads_answers
     def step_policies(self) -> None:
         from secretsafe.vault.policies import same_policy
 
@@ -856,6 +924,7 @@ class _Run:
             self.client.hvac.sys.create_or_update_policy, name, hcl, path=f"sys/policy/{name}"
         )
 
+    @_reads_answers
     def step_auth(self) -> None:
         if not self.c.apps:
             return
@@ -908,6 +977,7 @@ class _Run:
     def _auth_exists(self) -> bool:
         return any(s.step == "auth" and s.status != "planned" for s in self.report.steps)
 
+    @_reads_answers
     def step_role(self, app: AppConfig) -> None:
         want = self._role_settings(app)
         cur = self._read_role(app)
@@ -947,6 +1017,7 @@ class _Run:
             **settings,
         )
 
+    @_reads_answers
     def step_credentials(self, app: AppConfig) -> None:
         target = str(app.credentials_file)
         if self.dry_run and self._read_role(app) is None:
@@ -1089,6 +1160,7 @@ class _Run:
             "secrets", target, "done", f"{verb} {len(values)} variables ({result.plan.summary()})"
         )
 
+    @_reads_answers
     def step_root_token(self) -> None:
         if not self.c.revoke_root:
             if self.keys is not None and self.keys.root_token is not None:

@@ -37,8 +37,14 @@ Errors (both paths; :func:`translate_errors` for hvac calls made elsewhere)::
 
 Vault answers a bare 403 "permission denied" for an expired token too: after a 403 the client
 looks its token up once, and reports "expired, revoked or invalid" when that fails as well.
-Every translated error is raised ``from None`` (response bodies are never quoted beyond the
-server's short error strings).
+Every translated error is raised outside the handler (no ``__cause__`` nor ``__context__``
+holding the original). Server-provided text (response bodies, the
+``errors`` strings) is never quoted -- a proxy that echoes the request body would print the
+pushed values: it only selects the error class, and recognised Vault phrases
+(``_KNOWN_PHRASES``) are named in our own words. Every request goes through
+:class:`~secretsafe.vault.transport.Transport`: overall deadline per operation (retries and
+backoff included; default :func:`default_deadline`), 32 MiB answer cap, redirects only to
+configured nodes and never https -> http.
 
 Retries (bounded: ``retries`` extra attempts, exponential backoff with jitter, capped at 2 s):
 
@@ -50,8 +56,9 @@ Retries (bounded: ``retries`` extra attempts, exponential backoff with jitter, c
 - 503 sealed / standby, 500, 502, 504, 429: always (a KV write is atomic, so a failed write
   had no effect);
 - standby redirects: a standby answers 307 to the active node; the client follows it (up to
-  3 hops, method and body kept). During failover the target may be the dead leader: the
-  resulting connection error is retried like any other, reaching the new leader.
+  3 hops, method and body kept; only to configured nodes, never https -> http). During
+  failover the target may be the dead leader: the resulting connection error is retried
+  like any other, reaching the new leader.
 
 Never retried: 400 (including CAS conflicts), 401, 403, 404.
 """
@@ -66,10 +73,9 @@ import random
 import socket
 import ssl
 import sys
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -86,6 +92,7 @@ from secretsafe.errors import (
     VaultUnreachable,
 )
 from secretsafe.files import check_private, read_text
+from secretsafe.vault.transport import ConnectTimeout, Transport, check_header
 
 if TYPE_CHECKING:
     import hvac
@@ -109,9 +116,33 @@ DEFAULT_RETRIES = 3
 _BACKOFF_BASE = 0.2
 _BACKOFF_MAX = 2.0
 KEYRING_SERVICE = "secretsafe"
-# Server messages are quoted in errors for diagnosis; KV never echoes request data, but the
-# quote is bounded anyway.
-_MAX_SERVER_MESSAGE = 200
+# Server error text is never quoted: a proxy or hostile server can echo the request (token,
+# values) into it. These known Vault/OpenBao phrases are recognised and named instead.
+_KNOWN_PHRASES = (
+    "active cluster node not found",
+    "node not active",
+    "permission denied",
+    "invalid token",
+    "missing client token",
+    "unsupported path",
+    "invalid path",
+    "no handler for route",
+    "route entry not found",
+    "check-and-set parameter required",
+    "check-and-set parameter did not match",
+    "version does not match",
+    "request body too large",
+    "too many strings",
+    "rate limit quota exceeded",
+    "security barrier not initialized",
+    "vault is sealed",
+    "vault is not initialized",
+    "raft storage is not ready",
+    "no data provided",
+    "failed to parse json input",
+    "invalid role id or secret id",
+    "invalid secret id",
+)
 
 Retry = Literal["never", "always", "idempotent"]
 
@@ -254,51 +285,22 @@ class _HttpError(Exception):
         self.errors = errors
 
 
-class _ConnectTimeout(Exception):
-    """The TCP/TLS connection could not be set up in time: nothing was sent."""
-
-
-class _OneWrite:
-    """Send the request line, headers and a bytes body in one write (http.client sends the
-    body separately: a second segment and wake-up per request, measurable on a sync of
-    hundreds of paths)."""
-
-    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
-        buffer: list[bytes] = self._buffer  # type: ignore[attr-defined]
-        if isinstance(message_body, bytes):
-            buffer.extend((b"", b""))
-            msg = b"\r\n".join(buffer) + message_body
-            del buffer[:]
-            self.send(msg)  # type: ignore[attr-defined]
-            return
-        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
-
-
-class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
-    pass
-
-
 class VaultClient:
     """One authenticated connection to a Vault / OpenBao server.
 
-    :meth:`request` is the fast path every secretsafe KV call uses: plain ``http.client``
-    keep-alive connections (one per thread), JSON in and out, standby redirects followed,
-    bounded retries and translated errors; it costs a fraction of hvac+requests per call and
-    keeps ``import hvac`` (about 180 ms) out of push/pull/diff. When a proxy applies to the
-    address (``HTTPS_PROXY``/``NO_PROXY``), requests goes through requests instead.
+    Every request goes through one :class:`~secretsafe.vault.transport.Transport` (TLS,
+    timeouts, overall deadline, size cap, redirect policy, proxies). :meth:`request` is the
+    fast path every secretsafe KV call uses: JSON in and out, bounded retries and translated
+    errors, without ``import hvac`` (about 180 ms) on push/pull/diff.
 
     ``hvac`` is an :class:`hvac.Client` for everything else, built on first use with the same
-    address, token, namespace and TLS settings; run its calls through :meth:`call` to get the
-    same retries and error translation.
+    address, token and namespace and a ``requests`` session routed through the same
+    transport; run its calls through :meth:`call` to get the same retries, deadline and error
+    translation.
     """
 
     def __init__(
         self,
-        client: hvac.Client | None = None,
         *,
         addr: str,
         namespace: str | None,
@@ -307,23 +309,22 @@ class VaultClient:
         token: str | None = None,
         verify: bool | str = True,
         timeout: float = DEFAULT_TIMEOUT,
-        pool_size: int = 16,
+        deadline: float | None = None,
+        nodes: Sequence[str] = (),
+        transport: Transport | None = None,
     ) -> None:
-        if client is not None and token is None:
-            # Built around an existing hvac client (e.g. a wrapper): share its settings.
-            token = client.token
-            kwargs = getattr(client.adapter, "_kwargs", {}) or {}
-            verify = kwargs.get("verify", verify)
-            timeout = float(kwargs.get("timeout") or timeout)
-        self._hvac = client
+        if token is not None:
+            check_token(token, token_source)
+        if namespace:
+            check_header("X-Vault-Namespace", namespace)
+        self._hvac: hvac.Client | None = None
         self._token = token
-        self._verify = verify
-        self._timeout = float(timeout)
-        self._pool_size = pool_size
-        self._local = threading.local()
-        self._conns: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self._ssl: ssl.SSLContext | None = None
+        self._transport = transport or Transport(
+            verify=verify,
+            timeout=timeout,
+            deadline=deadline if deadline is not None else default_deadline(timeout, retries),
+            nodes=(addr, *nodes),
+        )
         self.addr = addr
         self.namespace = namespace
         self.retries = retries
@@ -335,37 +336,31 @@ class VaultClient:
             f"token=<hidden>, token_source={self.token_source!r})"
         )
 
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
     # --- hvac, built lazily ----------------------------------------------------------------
 
     @property
     def hvac(self) -> hvac.Client:
         if self._hvac is None:
             import hvac
-            import requests
-            from requests.adapters import HTTPAdapter
 
-            session = requests.Session()
-            # Proxy settings resolved once for this address: requests otherwise re-reads
-            # the whole environment on every request.
-            session.proxies = requests.utils.get_environ_proxies(self.addr)
-            session.trust_env = False
-            # hvac takes verify from a given session over its own argument: set it here.
-            session.verify = self._verify
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, self._pool_size))
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            # verify is passed explicitly so hvac's own env lookups never switch it off.
+            # verify is passed explicitly so hvac's own env lookups never switch it off; the
+            # session's adapter applies the transport's TLS settings anyway.
             self._hvac = hvac.Client(
                 url=self.addr,
                 token=self._token,
-                verify=self._verify,
-                timeout=self._timeout,  # type: ignore[arg-type]  # requests takes float seconds
+                verify=self._transport.verify,
+                timeout=self._transport.timeout,  # type: ignore[arg-type]  # float seconds
                 namespace=self.namespace,
-                session=session,
+                session=self._transport.session(),
             )
         return self._hvac
 
     def set_token(self, token: str) -> None:
+        check_token(token, "the token")
         self._token = token
         if self._hvac is not None:
             self._hvac.token = token
@@ -382,26 +377,33 @@ class VaultClient:
         **kwargs: Any,
     ) -> T:
         """Run ``fn(*args, **kwargs)`` (an hvac call, or :meth:`request`'s transport) with
-        bounded retries and translated errors. ``path`` names the Vault path in messages;
-        ``idempotent=False`` for writes whose retry after a timeout could apply them twice."""
+        bounded retries and translated errors, all within one overall deadline. ``path``
+        names the Vault path in messages; ``idempotent=False`` for writes whose retry after a
+        timeout could apply them twice."""
         attempt = 0
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except SecretsafeError:
-                raise
-            except Exception as exc:
-                classified = _classify(exc, path=path, addr=self.addr)
-                if classified is None:
+        with self._transport.operation():
+            while True:
+                try:
+                    return fn(*args, **kwargs)
+                except SecretsafeError:
                     raise
-                error, retry = classified
+                except Exception as exc:
+                    classified = _classify(exc, path=path, addr=self.addr)
+                    if classified is None:
+                        raise
+                    error, retry = classified
+                # Decided and raised outside the handler: the original exception (hvac's
+                # carries the server's text) must not stay reachable as __context__.
                 retryable = retry == "always" or (retry == "idempotent" and idempotent)
                 if not retryable or attempt >= self.retries:
                     if isinstance(error, VaultPermissionDenied) and not self._token_valid():
                         error = _token_rejected(path)
-                    raise error from None
-            time.sleep(_backoff(attempt))
-            attempt += 1
+                    raise error
+                delay = _backoff(attempt)
+                if delay >= self._transport.remaining():
+                    raise self._transport.deadline_error(self.addr) from None
+                time.sleep(delay)
+                attempt += 1
 
     def request(
         self,
@@ -451,123 +453,18 @@ class VaultClient:
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = content_type
-        if self._proxied():
-            status, raw = self._send_requests(method, target, data, headers)
-        else:
-            base = self.addr
-            for _ in range(4):  # a standby answers 307 to the active node
-                status, raw, location = self._http(base, method, target, data, headers)
-                if status in (301, 302, 307, 308) and location:
-                    moved = urllib.parse.urlsplit(urllib.parse.urljoin(base + target, location))
-                    base = f"{moved.scheme}://{moved.netloc}"
-                    target = moved.path + (f"?{moved.query}" if moved.query else "")
-                    continue
-                break
+        answer = self._transport.exchange(method, self.addr + target, data, headers)
+        status = answer.status
         doc: Any = None
-        if raw:
+        if answer.body:
             try:
-                doc = json.loads(raw)
+                doc = json.loads(answer.body)
             except ValueError:
                 doc = None  # the body is never quoted: it could hold anything
         if 200 <= status < 300 or status in accept:
             return status, doc
         errors = doc.get("errors") if isinstance(doc, dict) else None
         raise _HttpError(status, [str(e) for e in errors] if isinstance(errors, list) else [])
-
-    def _proxied(self) -> bool:
-        cached: bool | None = getattr(self, "_proxy_cache", None)
-        if cached is None:
-            cached = False
-            if any(k.lower().endswith("_proxy") for k in os.environ):
-                import urllib.request
-
-                parts = urllib.parse.urlsplit(self.addr)
-                proxies = urllib.request.getproxies()
-                cached = bool(proxies.get(parts.scheme)) and not urllib.request.proxy_bypass(
-                    parts.hostname or ""
-                )
-            self._proxy_cache = cached
-        return cached
-
-    def _send_requests(
-        self, method: str, target: str, data: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        session = self.hvac.session
-        resp = session.request(
-            method,
-            self.addr + target,
-            data=data,
-            headers=headers,
-            timeout=self._timeout,
-            verify=self._verify,
-            allow_redirects=True,
-        )
-        return resp.status_code, resp.content
-
-    def _connection(self, base: str, *, fresh: bool = False) -> http.client.HTTPConnection:
-        conns: dict[str, http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
-        if conns is None:
-            conns = self._local.conns = {}
-        conn = conns.get(base)
-        if conn is not None and not fresh:
-            return conn
-        if conn is not None:
-            conn.close()
-        parts = urllib.parse.urlsplit(base)
-        host = parts.hostname or "127.0.0.1"
-        if parts.scheme == "https":
-            conn = _HTTPSConnection(
-                host, parts.port, timeout=self._timeout, context=self._ssl_context()
-            )
-        else:
-            conn = _HTTPConnection(host, parts.port, timeout=self._timeout)
-        conns[base] = conn
-        with self._lock:
-            self._conns.append(conn)
-        return conn
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        if self._ssl is None:
-            cafile = self._verify if isinstance(self._verify, str) else None
-            # Verification is always on; a CA bundle only adds what to trust.
-            self._ssl = ssl.create_default_context(cafile=cafile)
-        return self._ssl
-
-    def _http(
-        self, base: str, method: str, target: str, data: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, bytes, str | None]:
-        for attempt in range(2):
-            conn = self._connection(base, fresh=attempt > 0)
-            reused = conn.sock is not None
-            if not reused:
-                try:
-                    conn.connect()
-                    # Small request/response pairs: do not let Nagle hold a segment back.
-                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except TimeoutError:
-                    conn.close()
-                    raise _ConnectTimeout from None
-                except OSError:
-                    conn.close()
-                    raise
-            try:
-                conn.request(method, target, body=data, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                conn.close()
-                # A kept-alive connection the server closed while idle: the request never
-                # reached it, so sending once more on a new connection is safe.
-                if reused and attempt == 0:
-                    continue
-                raise
-            except Exception:
-                conn.close()
-                raise
-            if resp.will_close:
-                conn.close()
-            return resp.status, raw, resp.getheader("Location")
-        raise ConnectionError("connection closed")  # pragma: no cover - loop returns or raises
 
     def _token_valid(self) -> bool:
         """After a 403: can the token still look itself up? (Vault answers a bare
@@ -581,8 +478,13 @@ class VaultClient:
     def token_ttl(self) -> int | None:
         """Seconds left on the token (None: never expires). One request."""
         _, doc = self.request("GET", "auth/token/lookup-self")
-        ttl = (doc or {}).get("data", {}).get("ttl")
-        return int(ttl) if ttl else None
+        data = doc.get("data") if isinstance(doc, dict) else None
+        ttl = data.get("ttl") if isinstance(data, dict) else None
+        if ttl is None or ttl == 0:
+            return None
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl < 2**53:
+            raise VaultError(f"unexpected answer from {self.addr} to a token lookup")
+        return ttl
 
     def login_approle(self, role: AppRole) -> None:
         """Log in with AppRole and use the returned token."""
@@ -595,17 +497,15 @@ class VaultClient:
             path=f"auth/{mount}/login",
             idempotent=False,
         )
-        token = ((doc or {}).get("auth") or {}).get("client_token")
-        if not token:
+        auth = doc.get("auth") if isinstance(doc, dict) else None
+        token = auth.get("client_token") if isinstance(auth, dict) else None
+        if not token or not isinstance(token, str):
             raise VaultError(f"AppRole login at auth/{mount}/login returned no token")
-        self.set_token(str(token))
+        check_token(token, f"the AppRole login at auth/{mount}/login")
+        self.set_token(token)
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            with contextlib.suppress(Exception):
-                conn.close()
+        self._transport.close()
         if self._hvac is not None:
             with contextlib.suppress(Exception):
                 self._hvac.adapter.close()
@@ -615,6 +515,22 @@ class VaultClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def default_deadline(timeout: float, retries: int) -> float:
+    """The overall deadline of one operation when none is given: every attempt may use its
+    whole timeout, plus the longest backoff between attempts."""
+    return timeout * (retries + 1) + _BACKOFF_MAX * retries
+
+
+def check_token(token: str, source: str) -> None:
+    """A token must be a header-safe string; the error names where it came from, never it."""
+    if not token or any(ord(c) <= 0x20 or ord(c) >= 0x7F for c in token):
+        raise UsageError(
+            f"the Vault token from {source} holds a space, line break or other character "
+            "no token has; it was not used",
+            hint="re-copy the token without surrounding whitespace",
+        )
 
 
 def _backoff(attempt: int) -> float:
@@ -633,12 +549,15 @@ def connect(
     retries: int = DEFAULT_RETRIES,
     approle: AppRole | None = None,
     environ: Mapping[str, str] | None = None,
-    pool_size: int = 16,
+    deadline: float | None = None,
+    nodes: Sequence[str] = (),
 ) -> VaultClient:
     """Open a connection (no request is made unless AppRole login is needed).
 
     ``environ`` replaces ``os.environ`` for the lookups documented in the module docstring.
-    ``pool_size`` bounds the HTTP connections kept for concurrent requests.
+    ``deadline``: seconds one operation may take in all, retries included (default
+    :func:`default_deadline`). ``nodes``: other addresses of the cluster that redirects may
+    lead to (a standby redirects to the active node).
     """
     env = os.environ if environ is None else environ
     address = resolve_addr(addr, env)
@@ -660,6 +579,8 @@ def connect(
         raise UsageError("timeout must be positive")
     if retries < 0:
         raise UsageError("retries must be 0 or more")
+    if deadline is not None and deadline <= 0:
+        raise UsageError("deadline must be positive")
 
     resolved, role, source = _resolve_token(address, token, approle, env)
     vc = VaultClient(
@@ -670,7 +591,8 @@ def connect(
         token=resolved,
         verify=verify,
         timeout=timeout,
-        pool_size=pool_size,
+        deadline=deadline,
+        nodes=[resolve_addr(n, env) for n in nodes],
     )
     if role is not None:
         vc.login_approle(role)
@@ -695,7 +617,11 @@ def translate_errors(path: str | None = None, *, addr: str | None = None) -> Ite
         classified = _classify(exc, path=path, addr=addr)
         if classified is None:
             raise
-        raise classified[0] from None
+        error = classified[0]
+    else:
+        return
+    # Raised outside the handler so the original (it may quote the server) is not __context__.
+    raise error
 
 
 def _token_rejected(path: str | None) -> VaultPermissionDenied:
@@ -723,13 +649,19 @@ def _classify(
         return _classify_status(exc.status, exc.errors, path=path, addr=addr)
     if isinstance(exc, ssl.SSLError):
         return VaultUnreachable(f"TLS verification failed for {server}", hint=_TLS_HINT), "never"
-    if isinstance(exc, _ConnectTimeout):
+    if isinstance(exc, ConnectTimeout):
         return _timed_out(server, where), "always"
     if isinstance(exc, TimeoutError):
         # The request may have reached the server: only idempotent calls are retried.
         return _timed_out(server, where), "idempotent"
     if isinstance(exc, ConnectionRefusedError | socket.gaierror):
         return _unreachable(server), "always"
+    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, OSError):
+        # Too many or too long header lines, a bad status line: not Vault, or a broken proxy.
+        return VaultError(
+            f"{server} sent an answer that is not valid HTTP{where}",
+            hint="check that the address points at Vault / OpenBao",
+        ), "never"
     if isinstance(exc, OSError | http.client.HTTPException):
         return _unreachable(server), "idempotent"
 
@@ -785,11 +717,12 @@ def _classify_status(
 ) -> tuple[SecretsafeError, Retry]:
     server = addr or "the Vault server"
     where = _where(path)
-    msg = " ".join("; ".join(e for e in errors if e).split())
-    if len(msg) > _MAX_SERVER_MESSAGE:
-        msg = msg[: _MAX_SERVER_MESSAGE - 3] + "..."
-    low = msg.lower()
-    detail = f": {msg}" if msg else ""
+    # The server's text only classifies the error; the message shows our own words for the
+    # phrases we recognise (a proxy may echo the request body -- the pushed values -- as
+    # its "error").
+    low = " ".join(e for e in errors if e).lower()
+    known = [phrase for phrase in _KNOWN_PHRASES if phrase in low]
+    detail = f": {'; '.join(known)}" if known else ""
     if status in (501, 503):
         state = "not initialised" if "not initialized" in low or status == 501 else "sealed"
         if "standby" in low:
@@ -835,11 +768,11 @@ def _classify_status(
                 ),
                 "never",
             )
-        return VaultError(f"Vault rejected the request{where}{detail}"), "never"
+        return VaultError(f"Vault rejected the request{where} (HTTP 400){detail}"), "never"
     if status == 429:
         return VaultError(f"rate limited by {server}{where}", hint="retry later"), "always"
     if status in (500, 502, 504):
-        return VaultError(f"server error from {server}{where}{detail}"), "always"
+        return VaultError(f"server error ({status}) from {server}{where}{detail}"), "always"
     return VaultError(
         f"unexpected answer ({status or 'error'}) from {server}{where}{detail}"
     ), "never"

@@ -23,16 +23,14 @@ the config leaves it out.
 from __future__ import annotations
 
 import contextlib
-import json
+import http.client
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +45,7 @@ from secretsafe.errors import (
 )
 from secretsafe.vault.client import VaultClient, connect
 from secretsafe.vault.dev import bao_binary, free_port
+from secretsafe.vault.transport import ConnectTimeout, Transport
 
 __all__ = [
     "FailoverClient",
@@ -94,53 +93,92 @@ class NodeStatus:
         return self.reachable and not self.sealed and self.is_self_leader
 
 
-def _get_json(url: str, *, timeout: float) -> dict[str, Any] | None:
-    """GET ``url``; the JSON body whatever the status (health answers 429/501/503 with JSON),
-    or None when nothing answered."""
+def _get_json(url: str, *, timeout: float, ca_cert: str | os.PathLike[str] | None) -> Any:
+    """GET ``url`` through the one Vault transport (same TLS and deadline rules as every
+    other request); the JSON body whatever the status (health answers 429/501/503 with
+    JSON), or None when nothing answered."""
+    transport = Transport(
+        verify=os.fspath(ca_cert) if ca_cert else True,
+        timeout=timeout,
+        deadline=timeout,
+        nodes=(url,),
+    )
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) addr
-            body = resp.read()
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-    except (urllib.error.URLError, OSError, TimeoutError):
+        _, doc = transport.get_json(url)
+    except VaultError:
+        # A probe answer we refuse (oversized, a redirect elsewhere) is as good as none.
         return None
-    try:
-        doc = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    except (OSError, http.client.HTTPException, ConnectTimeout):
+        return None
+    finally:
+        transport.close()
+    return doc if doc is not None else {}
 
 
-def node_status(addr: str, *, timeout: float = 2.0) -> NodeStatus:
-    """Seal and leader status of ``addr`` (unauthenticated endpoints; no retries)."""
+def _field(doc: Mapping[str, Any], key: str, kind: type[T], default: T, url: str) -> T:
+    """One field of a status answer, checked: a hostile or broken node gets a clear error."""
+    value = doc.get(key, default)
+    if value is None:
+        return default
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 1_000_000:
+            raise _bad_answer(url, key)
+        return value  # type: ignore[return-value]
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise _bad_answer(url, key)
+
+
+def _bad_answer(url: str, key: str) -> VaultError:
+    return VaultError(
+        f"unexpected answer from {url}: field {key!r} has the wrong type or range",
+        hint="check that the address points at Vault / OpenBao",
+    )
+
+
+def node_status(
+    addr: str, *, timeout: float = 2.0, ca_cert: str | os.PathLike[str] | None = None
+) -> NodeStatus:
+    """Seal and leader status of ``addr`` (unauthenticated endpoints; no retries). A node
+    whose answers are not what Vault sends raises :class:`VaultError`."""
     addr = addr.rstrip("/")
-    seal = _get_json(f"{addr}/v1/sys/seal-status", timeout=timeout)
+    seal_url = f"{addr}/v1/sys/seal-status"
+    seal = _get_json(seal_url, timeout=timeout, ca_cert=ca_cert)
     if seal is None:
         return NodeStatus(addr=addr, reachable=False)
-    leader = _get_json(f"{addr}/v1/sys/leader", timeout=timeout) or {}
+    leader_url = f"{addr}/v1/sys/leader"
+    leader = _get_json(leader_url, timeout=timeout, ca_cert=ca_cert) or {}
+    if not isinstance(seal, dict):
+        raise _bad_answer(seal_url, "(document)")
+    if not isinstance(leader, dict):
+        raise _bad_answer(leader_url, "(document)")
     return NodeStatus(
         addr=addr,
         reachable=True,
-        initialized=bool(seal.get("initialized")),
-        sealed=bool(seal.get("sealed", True)),
-        threshold=int(seal.get("t") or 0),
-        shares=int(seal.get("n") or 0),
-        progress=int(seal.get("progress") or 0),
-        is_self_leader=bool(leader.get("is_self")),
-        leader_address=str(leader.get("leader_address") or ""),
-        ha_enabled=bool(leader.get("ha_enabled")),
+        initialized=_field(seal, "initialized", bool, False, seal_url),
+        sealed=_field(seal, "sealed", bool, True, seal_url),
+        threshold=_field(seal, "t", int, 0, seal_url),
+        shares=_field(seal, "n", int, 0, seal_url),
+        progress=_field(seal, "progress", int, 0, seal_url),
+        is_self_leader=_field(leader, "is_self", bool, False, leader_url),
+        leader_address=_field(leader, "leader_address", str, "", leader_url),
+        ha_enabled=_field(leader, "ha_enabled", bool, False, leader_url),
     )
 
 
 def wait_listening(
-    addr: str, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+    addr: str,
+    *,
+    timeout: float = 15.0,
+    process: subprocess.Popen[bytes] | None = None,
+    ca_cert: str | os.PathLike[str] | None = None,
 ) -> None:
     """Wait until ``addr`` answers HTTP at all (sealed and uninitialised nodes included)."""
     deadline = time.monotonic() + timeout
     while True:
         if process is not None and process.poll() is not None:
             raise VaultError(f"the OpenBao server for {addr} exited (status {process.returncode})")
-        if _get_json(f"{addr}/v1/sys/seal-status", timeout=1.0) is not None:
+        if _get_json(f"{addr}/v1/sys/seal-status", timeout=1.0, ca_cert=ca_cert) is not None:
             return
         if time.monotonic() > deadline:
             raise VaultUnreachable(f"{addr} did not start listening in {timeout:.0f} s")
@@ -148,7 +186,11 @@ def wait_listening(
 
 
 def find_leader(
-    addrs: Sequence[str], *, timeout: float = 0.0, exclude: Sequence[str] = ()
+    addrs: Sequence[str],
+    *,
+    timeout: float = 0.0,
+    exclude: Sequence[str] = (),
+    ca_cert: str | os.PathLike[str] | None = None,
 ) -> str | None:
     """The API address of the active (leader, unsealed) node among ``addrs``; waits up to
     ``timeout`` seconds for one to appear. None if there is none."""
@@ -157,7 +199,10 @@ def find_leader(
         for addr in addrs:
             if addr in exclude:
                 continue
-            st = node_status(addr, timeout=1.0)
+            try:
+                st = node_status(addr, timeout=1.0, ca_cert=ca_cert)
+            except VaultError:
+                continue  # a node answering nonsense is not the leader
             if st.active:
                 return st.addr
         if time.monotonic() >= deadline:
@@ -179,7 +224,11 @@ def join(
 
     client = anonymous_client(addr, timeout=timeout, ca_cert=ca_cert)
     with translate_errors("sys/storage/raft/join", addr=addr):
-        resp = client.sys.join_raft_cluster(leader_api_addr=leader_api_addr)
+        resp = client.sys.join_raft_cluster(
+            leader_api_addr=leader_api_addr,
+            # The joining node checks the leader's certificate with the same CA.
+            leader_ca_cert=Path(ca_cert).read_text(encoding="utf-8") if ca_cert else None,
+        )
     body = resp.json() if hasattr(resp, "json") else resp
     if isinstance(body, dict) and body.get("joined") is False:
         raise BootstrapError(
@@ -190,14 +239,20 @@ def join(
 
 def raft_voters(client: VaultClient) -> dict[str, str]:
     """node id -> autopilot status (``leader``, ``voter``, ``non-voter``, ...)."""
-    resp = client.call(
-        client.hvac.adapter.get,
-        "/v1/sys/storage/raft/autopilot/state",
-        path="sys/storage/raft/autopilot/state",
-    )
-    body = resp.json() if hasattr(resp, "json") else resp
-    servers = ((body or {}).get("data") or {}).get("servers") or {}
-    return {str(k): str((v or {}).get("status") or "") for k, v in servers.items()}
+    path = "sys/storage/raft/autopilot/state"
+    _, body = client.request("GET", path, path=path)
+    data = body.get("data") if isinstance(body, dict) else None
+    servers = data.get("servers") if isinstance(data, dict) else None
+    if servers is None:
+        return {}
+    if not isinstance(servers, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("status", ""), str) for v in servers.values()
+    ):
+        raise VaultError(
+            f"unexpected answer from {client.addr} at {path}",
+            hint="check that the address points at OpenBao / Vault with raft storage",
+        )
+    return {str(k): str(v.get("status") or "") for k, v in servers.items()}
 
 
 def wait_voters(client: VaultClient, count: int, *, timeout: float = 60.0) -> dict[str, str]:
@@ -236,19 +291,27 @@ class FailoverClient(VaultClient):
         addrs: Sequence[str],
         failover_timeout: float,
     ) -> None:
+        # The same transport as ``inner`` (TLS, deadline, size cap), its redirects allowed to
+        # every node of the cluster.
         super().__init__(
-            inner.hvac,
             addr=inner.addr,
             namespace=inner.namespace,
             retries=inner.retries,
             token_source=inner.token_source,
+            token=inner._token,
+            transport=inner.transport,
         )
         self.addrs = tuple(a.rstrip("/") for a in addrs)
+        self.transport.allow(*self.addrs)
         self.failover_timeout = failover_timeout
         self.failovers = 0
 
     def __repr__(self) -> str:
         return f"FailoverClient(addr={self.addr!r}, addrs={list(self.addrs)!r}, token=<hidden>)"
+
+    def _ca_cert(self) -> str | None:
+        verify = self.transport.verify
+        return verify if isinstance(verify, str) else None
 
     def switch_to(self, addr: str) -> None:
         self.addr = addr
@@ -273,7 +336,7 @@ class FailoverClient(VaultClient):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise
-                leader = find_leader(self.addrs, timeout=remaining)
+                leader = find_leader(self.addrs, timeout=remaining, ca_cert=self._ca_cert())
                 if leader is None:
                     raise type(exc)(
                         f"no active node among {', '.join(self.addrs)} after "
@@ -296,6 +359,13 @@ def _lost_leader(exc: VaultError) -> bool:
     )
 
 
+def _reachable(addr: str, ca_cert: str | os.PathLike[str] | None) -> bool:
+    try:
+        return node_status(addr, timeout=1.0, ca_cert=ca_cert).reachable
+    except VaultError:
+        return False
+
+
 def connect_cluster(
     addrs: Sequence[str],
     *,
@@ -310,10 +380,13 @@ def connect_cluster(
     if not addrs:
         raise UsageError("no node addresses", hint="pass at least one address")
     clean = [a.rstrip("/") for a in addrs]
-    start = find_leader(clean) or next(
-        (a for a in clean if node_status(a, timeout=1.0).reachable), clean[0]
+    ca_cert = kwargs.get("ca_cert")
+    start = find_leader(clean, ca_cert=ca_cert) or next(
+        (a for a in clean if _reachable(a, ca_cert)), clean[0]
     )
-    inner = connect(addr=start, token=token, timeout=timeout, retries=retries, **kwargs)
+    inner = connect(
+        addr=start, token=token, timeout=timeout, retries=retries, nodes=clean, **kwargs
+    )
     return FailoverClient(inner, addrs=clean, failover_timeout=failover_timeout)
 
 
@@ -327,8 +400,14 @@ def node_config(
     port: int,
     cluster_port: int,
     retry_join: Sequence[str] = (),
+    tls: tuple[Path, Path] | None = None,
 ) -> str:
-    """HCL for one raft node listening on 127.0.0.1 without TLS (local use only)."""
+    """HCL for one raft node listening on 127.0.0.1 (local use only): without TLS, or with
+    ``tls`` = (certificate, key) PEM files."""
+    scheme = "https" if tls else "http"
+    listener_tls = (
+        f'tls_cert_file = "{tls[0]}"\n  tls_key_file = "{tls[1]}"' if tls else "tls_disable = true"
+    )
     joins = "".join(
         f'\n  retry_join {{\n    leader_api_addr = "{addr}"\n  }}' for addr in retry_join
     )
@@ -344,10 +423,10 @@ storage "raft" {{
 listener "tcp" {{
   address = "127.0.0.1:{port}"
   cluster_address = "127.0.0.1:{cluster_port}"
-  tls_disable = true
+  {listener_tls}
 }}
 
-api_addr = "http://127.0.0.1:{port}"
+api_addr = "{scheme}://127.0.0.1:{port}"
 cluster_addr = "http://127.0.0.1:{cluster_port}"
 ui = false
 log_level = "info"
@@ -365,10 +444,13 @@ class RaftNode:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     retry_join: tuple[str, ...] = ()
     bao: Path | None = field(default=None, repr=False)
+    # (certificate, key) PEM files to serve HTTPS with, and the CA that signed them.
+    tls: tuple[Path, Path] | None = None
+    ca_cert: Path | None = None
 
     @property
     def addr(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def data_dir(self) -> Path:
@@ -406,6 +488,7 @@ class RaftNode:
                 port=self.port,
                 cluster_port=self.cluster_port,
                 retry_join=self.retry_join,
+                tls=self.tls,
             ),
             encoding="utf-8",
         )
@@ -429,7 +512,7 @@ class RaftNode:
         finally:
             os.close(fd)
         try:
-            wait_listening(self.addr, timeout=timeout, process=self.process)
+            wait_listening(self.addr, timeout=timeout, process=self.process, ca_cert=self.ca_cert)
         except SecretsafeError:
             self.kill()
             raise
@@ -498,8 +581,11 @@ def start_node(
     retry_join: Sequence[str] = (),
     bao: str | os.PathLike[str] | None = None,
     timeout: float = 15.0,
+    tls: tuple[Path, Path] | None = None,
+    ca_cert: Path | None = None,
 ) -> RaftNode:
-    """Start one raft node on free ports (retrying if a port is taken meanwhile)."""
+    """Start one raft node on free ports (retrying if a port is taken meanwhile); ``tls``:
+    (certificate, key) to serve HTTPS with, ``ca_cert`` the CA that signed it."""
     last: SecretsafeError | None = None
     for _ in range(_START_ATTEMPTS):
         node = RaftNode(
@@ -509,6 +595,8 @@ def start_node(
             home=home,
             retry_join=tuple(retry_join),
             bao=Path(bao) if bao is not None else None,
+            tls=tls,
+            ca_cert=ca_cert,
         )
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:

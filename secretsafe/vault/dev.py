@@ -22,8 +22,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,25 +69,32 @@ def wait_healthy(
     ca_cert: str | os.PathLike[str] | None = None,
 ) -> None:
     """Wait until ``addr`` answers ``/v1/sys/health`` as active and unsealed (HTTP 200)."""
+    import http.client
+
+    from secretsafe.vault.transport import ConnectTimeout, Transport
+
     deadline = time.monotonic() + timeout
     url = f"{addr}/v1/sys/health"
-    context = None
-    if addr.startswith("https://"):
-        import ssl
-
-        context = ssl.create_default_context(cafile=os.fspath(ca_cert) if ca_cert else None)
-    while True:
-        if process is not None and process.poll() is not None:
-            raise VaultError(f"the dev server exited early (status {process.returncode})")
-        try:
-            with urllib.request.urlopen(url, timeout=1.0, context=context) as resp:  # noqa: S310 - http(s) addr we built
-                if resp.status == 200:
+    # The one Vault transport (TLS with ca_cert, a bounded wait per probe).
+    transport = Transport(
+        verify=os.fspath(ca_cert) if ca_cert else True, timeout=1.0, deadline=1.0, nodes=(addr,)
+    )
+    try:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise VaultError(f"the dev server exited early (status {process.returncode})")
+            try:
+                if transport.get_json(url)[0] == 200:
                     return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise VaultError(f"the dev server at {addr} did not become ready in {timeout:.0f} s")
-        time.sleep(0.05)
+            except (VaultError, OSError, http.client.HTTPException, ConnectTimeout):
+                pass
+            if time.monotonic() > deadline:
+                raise VaultError(
+                    f"the dev server at {addr} did not become ready in {timeout:.0f} s"
+                )
+            time.sleep(0.05)
+    finally:
+        transport.close()
 
 
 def _wait_for_file(path: Path | None, *, timeout: float, process: subprocess.Popen[bytes]) -> None:

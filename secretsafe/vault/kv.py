@@ -125,24 +125,53 @@ def read_secret(
         return KvSecret(_clean(path), SecretValues(), 0, {}, exists=False)
     data = data if isinstance(data, dict) else {}
     meta = data.get("metadata") or {}
-    raw = data.get("data") or {}
-    if not isinstance(raw, dict):
-        raw = {}
-    custom = meta.get("custom_metadata") or {}
+    raw = data.get("data") or {}  # null: the latest version is soft-deleted
+    custom = meta.get("custom_metadata") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(raw, dict):
+        raise _unexpected("a read", mount, path)
+    if custom is None:
+        custom = {}
+    if not isinstance(custom, dict) or not all(isinstance(v, str) for v in custom.values()):
+        raise _unexpected("a read", mount, path)
+    try:
+        values = {str(k): _to_text(v) for k, v in raw.items()}
+    except ValueError:  # nesting too deep to encode, or a value JSON cannot spell
+        raise _unexpected("a read", mount, path) from None
     return KvSecret(
         path=_clean(path),
-        data=SecretValues({str(k): _to_text(v) for k, v in raw.items()}),
-        version=int(meta.get("version") or 0),
-        custom_metadata={str(k): str(v) for k, v in custom.items()},
+        data=SecretValues(values),
+        version=_version(meta.get("version"), mount, path, what="a read", default=0),
+        custom_metadata=dict(custom),
         exists=True,
     )
 
 
+# Versions are counters: a server claiming more than this is broken or hostile.
+_MAX_VERSION = 2**53
+
+
+def _version(value: Any, mount: str, path: str, *, what: str, default: int | None = None) -> int:
+    """A version number from a server answer: a non-negative int, nothing else."""
+    if value is None and default is not None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_VERSION:
+        return value
+    raise _unexpected(what, mount, path)
+
+
+def _unexpected(what: str, mount: str, path: str) -> VaultError:
+    # The answer itself is never quoted: it could hold anything.
+    return VaultError(
+        f"unexpected answer to {what} at {_label(mount, path)}",
+        hint="check that the address points at Vault / OpenBao and the mount is kv-v2",
+    )
+
+
 def _version_of(doc: Any, mount: str, path: str) -> int:
-    try:
-        return int(doc["data"]["version"])
-    except (KeyError, TypeError, ValueError):
-        raise VaultError(f"unexpected answer to a write at {_label(mount, path)}") from None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return _version(
+        data.get("version") if isinstance(data, dict) else None, mount, path, what="a write"
+    )
 
 
 def write_secret(
@@ -215,8 +244,13 @@ def list_keys(client: VaultClient, path: str, *, mount: str = DEFAULT_MOUNT) -> 
         if _route_missing(doc):
             raise _no_mount(mount, path)
         return []
-    keys = ((doc or {}).get("data") or {}).get("keys") or []
-    return [str(k) for k in keys]
+    data = doc.get("data") if isinstance(doc, dict) else None
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if keys is None:
+        return []
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise _unexpected("a list", mount, path)
+    return list(keys)
 
 
 def _chunks(items: list[tuple[str, str | None]], size: int) -> Iterator[dict[str, str | None]]:

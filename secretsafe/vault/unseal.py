@@ -36,6 +36,7 @@ from secretsafe.errors import (
     FileError,
     NoIdentityError,
     SecretsafeError,
+    VaultError,
     VaultUnreachable,
 )
 from secretsafe.secret import Secret
@@ -151,12 +152,23 @@ def anonymous_client(
     addr: str, *, timeout: float = 10.0, ca_cert: str | os.PathLike[str] | None = None
 ) -> hvac.Client:
     """An hvac client for unauthenticated ``sys/`` endpoints of one node (init, unseal,
-    seal-status). TLS is verified (``ca_cert``: a CA bundle to trust)."""
+    seal-status, join), its requests routed through the one Vault transport: TLS verified
+    (``ca_cert``: a CA bundle to trust), ``timeout`` as the deadline of each request, the
+    size cap and the redirect policy (only back to ``addr``)."""
     import hvac
 
-    verify: bool | str = str(ca_cert) if ca_cert else True
+    from secretsafe.vault.transport import Transport
+
+    verify: bool | str = os.fspath(ca_cert) if ca_cert else True
+    transport = Transport(verify=verify, timeout=timeout, deadline=timeout, nodes=(addr,))
     # token="" so hvac does not pick up VAULT_TOKEN / ~/.vault-token for these calls.
-    return hvac.Client(url=addr, token="", verify=verify, timeout=timeout)  # type: ignore[arg-type]
+    return hvac.Client(
+        url=addr,
+        token="",
+        verify=verify,
+        timeout=timeout,  # type: ignore[arg-type]
+        session=transport.session(),
+    )
 
 
 @dataclass(frozen=True)
@@ -167,9 +179,31 @@ class UnsealResult:
 
 
 def _seal_status(client: hvac.Client, addr: str) -> dict[str, Any]:
+    """``sys/seal-status``, every field used here checked (a hostile node gets a clear
+    error, never a TypeError)."""
     with translate_errors("sys/seal-status", addr=addr):
-        status: dict[str, Any] = client.sys.read_seal_status()  # type: ignore[no-untyped-call]
-    return status
+        status: Any = client.sys.read_seal_status()  # type: ignore[no-untyped-call]
+    return _checked(status, addr, "sys/seal-status")
+
+
+_FIELDS: dict[str, type] = {"initialized": bool, "sealed": bool, "t": int, "progress": int}
+
+
+def _checked(doc: Any, addr: str, path: str) -> dict[str, Any]:
+    ok = isinstance(doc, dict) and all(
+        doc.get(k) is None
+        or (
+            isinstance(doc[k], kind)
+            and (kind is not int or (not isinstance(doc[k], bool) and 0 <= doc[k] <= 255))
+        )
+        for k, kind in _FIELDS.items()
+    )
+    if not ok:
+        raise VaultError(
+            f"unexpected answer from {addr} at {path}",
+            hint="check that the address points at OpenBao / Vault",
+        )
+    return dict(doc)
 
 
 def unseal_node(
@@ -215,9 +249,10 @@ def unseal_node(
         resp: dict[str, Any] = {}
         for n, share in enumerate(keys.keys[:threshold], start=1):
             try:
-                resp = client.sys.submit_unseal_key(key=share.reveal())
+                answer = client.sys.submit_unseal_key(key=share.reveal())
             except hx.InvalidRequest:
                 raise _wrong_key(addr=addr, submitted=n, keys=keys) from None
+            resp = _checked(answer, addr, "sys/unseal")
             if not resp.get("sealed"):
                 return UnsealResult(addr, "unsealed", f"{n} of {len(keys.keys)} keys")
     # Threshold reached and still sealed: a joining raft node finishes asynchronously.

@@ -15,6 +15,7 @@ from secretsafe.errors import (
     InsecurePermissions,
     UsageError,
     VaultConflict,
+    VaultError,
     VaultNotFound,
     VaultPermissionDenied,
     VaultSealed,
@@ -155,7 +156,7 @@ def test_cas_conflict(vault_client: VaultClient, kv_path: str) -> None:
         kv.write_secret(vault_client, kv_path, {"A": CANARY}, cas=0)
     assert info.value.exit_code == 34
     assert info.value.__cause__ is None
-    assert info.value.__suppress_context__
+    assert info.value.__context__ is None  # not even a suppressed one
     assert CANARY not in str(info.value)
 
 
@@ -327,10 +328,17 @@ def test_standby_redirect_is_followed(
     thread.start()
     try:
         addr = f"http://127.0.0.1:{standby.server_address[1]}"
-        with connect(addr=addr, token=bao_server.token, retries=0) as client:
+        nodes = [bao_server.addr]
+        with connect(addr=addr, token=bao_server.token, retries=0, nodes=nodes) as client:
             secret = kv.read_secret(client, kv_path)
             assert secret.data.reveal() == {"A": "1"}
             assert kv.write_secret(client, kv_path, {"A": "2"}, cas=secret.version) == 2
+        # The active node is not one of the configured nodes: the redirect is refused.
+        with (
+            connect(addr=addr, token=bao_server.token, retries=0) as client,
+            pytest.raises(VaultError, match="not one of the configured nodes"),
+        ):
+            kv.read_secret(client, kv_path)
     finally:
         standby.shutdown()
         standby.server_close()

@@ -76,13 +76,15 @@ class Workdir:
         threshold: int = 2,
         revoke_root: bool = False,
         extra: str = "",
+        ca_cert: Path | None = None,
     ) -> Path:
         node_list = ", ".join(f'"{n}"' for n in nodes)
+        ca_line = f'ca_cert = "{ca_cert}"\n' if ca_cert is not None else ""
         self.config.write_text(
             f"""\
 [server]
 nodes = [{node_list}]
-
+{ca_line}
 [init]
 shares = {shares}
 threshold = {threshold}

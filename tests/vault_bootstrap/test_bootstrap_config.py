@@ -100,3 +100,63 @@ def test_missing_config_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) 
     assert code == 10
     assert "no such file" in err
     assert "Traceback" not in err
+
+
+# Secrets typed in the wrong place of the bootstrap TOML (issue 11, 4a).
+SECRET_LIKE = {
+    "age identity": "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZ0SDFDK",
+    "vault token": "hvs.CAESIJ0k7kQy5zXe2bFqNnV0mG8pHc4tWd1sL6yRaUoPiTgS",
+    "legacy token": "s.Xb3kP9qLm2ZtR7wVn5YcJ8aF",
+    "pem key": "-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
+}
+# Where a value can land: (a TOML edit taking the value, the error it gives).
+PLACES = {
+    "init recipient": (
+        lambda t, v: t.replace('recipients = ["age1', f'recipients = ["{v}", "age1'),
+        "not an age public key",
+    ),
+    "app recipient": (
+        lambda t, v: t.replace('token_ttl = "15m"', f'token_ttl = "15m"\nrecipients = ["{v}"]'),
+        "not an age public key",
+    ),
+    "node address": (
+        lambda t, v: t.replace('nodes = ["http', f'nodes = ["{v}", "http'),
+        "http:// or https://",
+    ),
+    "app path": (lambda t, v: t.replace('path = "apps/api/prod"', f'path = "{v}"'), "path"),
+    "app mount": (
+        lambda t, v: t.replace('path = "apps/api/prod"', f'path = "a"\nmount = "{v}"'),
+        "mount",
+    ),
+    "duration": (lambda t, v: t.replace('token_ttl = "15m"', f'token_ttl = "{v}"'), "duration"),
+    "approle mount": (lambda t, v: t + f'\n[approle]\nmount = "{v}"\n', "mount"),
+    "mount name": (lambda t, v: t + f'\n[mounts."{v}"]\n', "mount"),
+    "app name": (lambda t, v: t + f'\n[apps."{v}"]\n', "app"),
+    "unknown key": (lambda t, v: t.replace("[init]", f'[init]\n"{v}" = 1'), "unknown key"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SECRET_LIKE))
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_config_errors_never_echo_secret_like_values(
+    workdir: Workdir, place: str, kind: str
+) -> None:
+    """Every key x every kind of secret: an error names the key, never the value."""
+    value = SECRET_LIKE[kind]
+    edit, _ = PLACES[place]
+    path = workdir.write_config(["http://127.0.0.1:8200"])
+    path.write_text(edit(path.read_text(), value))
+    try:
+        load_config(path)
+    except ConfigError as caught:
+        exc = caught
+    else:
+        return  # a plain name or path that happens to look like a token: nothing printed
+    shown = value.replace("\\n", "\n")
+    core = shown.split("-----")[-1][:24] if kind == "pem key" else shown[:24]
+    texts = [str(exc), repr(exc), *map(str, exc.args), exc.hint or ""]
+    for text in texts:
+        assert core not in text, f"{place}: {text}"
+    assert exc.__context__ is None
+    assert exc.__cause__ is None
+    assert str(path) in str(exc)
