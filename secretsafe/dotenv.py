@@ -54,7 +54,9 @@ __all__ = [
     "is_valid_name",
     "load",
     "loads",
+    "looks_like_credential",
     "parse",
+    "shown_name",
 ]
 
 
@@ -83,6 +85,41 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 def is_valid_name(name: str) -> bool:
     """Whether ``name`` is a variable name that :func:`loads` reads and :func:`dumps` writes."""
     return _NAME.match(name) is not None
+
+
+def looks_like_credential(text: str) -> bool:
+    """Whether ``text`` has the shape of a known credential (an age secret key, a cloud or
+    Vault token, a JWT, a URL with a password). ``text`` is inspected, never returned."""
+    from secretsafe.compose.findings import literal_secret_reason
+
+    if text.strip().upper().startswith("AGE-SECRET-KEY-"):
+        return True  # even cut short: the known-token rule wants the whole key
+    # templated=True: only the shape of the text counts, not the (empty) name.
+    return literal_secret_reason("", text, templated=True) is not None
+
+
+def _random_looking(text: str) -> bool:
+    # Names people type are words: UPPER_SNAKE, lower_snake, camelCase. A long run of mixed
+    # case and digits, or of letters and digits with no separator, is a token or a hash.
+    if len(text) < 20 or not any(c.isdigit() for c in text):
+        return False
+    mixed = any(c.islower() for c in text) and any(c.isupper() for c in text)
+    return mixed or "_" not in text
+
+
+def shown_name(name: str) -> str:
+    """``name``, a variable name a user typed (argv), as a message may show it.
+
+    It is shown only when it is a valid variable name that does not look like a credential
+    or a random token; anything else may be a value typed in the wrong place (``KEY=value``,
+    a pasted token) and is described instead. Every message that echoes a typed name goes
+    through here, so none can quote a value.
+    """
+    if not is_valid_name(name):
+        return "(a name that is not a valid variable name, not shown)"
+    if looks_like_credential(name) or _random_looking(name):
+        return "(a name that looks like a secret, not shown)"
+    return name
 
 
 # One statement: a blank line, a comment, or an assignment with its (possibly multi-line)

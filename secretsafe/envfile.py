@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from secretsafe.errors import (
     DotenvSyntaxError,
@@ -222,13 +222,22 @@ def edit_file(
     The plaintext copy lives in a 0600 file inside a fresh 0700 temp dir that is removed in
     ``finally``, whatever happens. ``editor`` (else ``$VISUAL``, ``$EDITOR``, ``vi``) is split
     like a shell word list and run without a shell. Returns whether the file changed.
+
+    Only an ``editor`` passed explicitly runs without a terminal. ``$VISUAL``, ``$EDITOR`` and
+    ``vi`` are interactive editors that draw the plaintext on their output: they start only
+    when stdin and stdout are terminals, so ``edit`` in CI or behind a pipe cannot print the
+    values to a log (:class:`UsageError` instead).
     """
     import shlex
-    import shutil
-    import tempfile
 
     _, doc = decrypt_document(path, backend=backend)
     command = editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    if not editor and not _at_terminal():
+        raise UsageError(
+            f"{path}: not opened: edit starts an interactive editor only when stdin and "
+            "stdout are a terminal (it would draw the plaintext on this output)",
+            hint="run it in a terminal, or pass a non-interactive editor explicitly: --editor CMD",
+        )
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -237,10 +246,11 @@ def edit_file(
         raise UsageError("the editor command is empty", hint="set $EDITOR")
     original = dump_plain(doc.items)
     name = Path(path).name.removesuffix(".enc") or ".env"
-    tmpdir = tempfile.mkdtemp(prefix="secretsafe-edit-")
-    from secretsafe.files import remove_if_killed
+    from secretsafe.files import private_tempdir, remove_if_killed, remove_tree
 
+    tmpdir, _ = private_tempdir("secretsafe-edit-")  # in RAM where possible
     watchdog = remove_if_killed(tmpdir)  # no plaintext left behind even on kill -9
+    restore = _exit_on_termination()
     try:
         tmpfile = Path(tmpdir) / name
         fd = os.open(tmpfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -269,12 +279,46 @@ def edit_file(
                 sys.stderr.flush()
                 sys.stdin.readline()
     finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        remove_tree(tmpdir)
         watchdog.close()
+        restore()
     if items == list(doc.items):
         return False
     _reencrypt(path, doc, items, backend=backend)
     return True
+
+
+def _exit_on_termination() -> Callable[[], None]:
+    """Make SIGTERM and SIGHUP unwind the stack (so ``finally`` removes the plaintext) instead
+    of killing the process outright or, as PID 1 of a container, being ignored until
+    ``docker stop`` escalates to SIGKILL. Returns the function that restores the handlers."""
+    import signal
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # subprocess.run kills the editor on the way out
+
+    saved: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            saved[sig] = signal.signal(sig, leave)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
+
+    def restore() -> None:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _at_terminal() -> bool:
+    """Whether the editor would run at a terminal: the descriptors it inherits (0 and 1) and
+    Python's own streams (which a caller may have replaced) are all terminals."""
+    try:
+        streams = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+        return streams and os.isatty(0) and os.isatty(1)
+    except (AttributeError, ValueError, OSError):  # a closed or unusual stream
+        return False
 
 
 def _run_editor(argv: list[str], tmpfile: Path, path: str | os.PathLike[str]) -> None:
@@ -295,18 +339,36 @@ def _run_editor(argv: list[str], tmpfile: Path, path: str | os.PathLike[str]) ->
 
 
 def _check_key(key: str) -> None:
-    from secretsafe.dotenv import is_valid_name
+    """Refuse a name ``set`` cannot use, quoting nothing of it unless it is safe to show."""
+    from secretsafe.dotenv import is_valid_name, looks_like_credential, shown_name
 
-    if not is_valid_name(key):
-        # Never echo what follows a '=': `KEY=value` typed as a name would print the value.
-        shown = key.split("=", 1)[0] + ("=..." if "=" in key else "")
+    name, eq, _ = key.partition("=")
+    if eq:
+        # `KEY=value`: the name part only, through the same rule; never what follows the '='.
         raise UsageError(
-            f"{shown!r} is not a valid variable name",
-            hint="use letters, digits and _ (. and - also work), not starting with a digit",
+            f"{shown_name(name)}=...: give the variable name only",
+            hint='the value is read from stdin: printf %s "$VALUE" | secretsafe set FILE KEY',
+        )
+    if not is_valid_name(key):
+        # Never echo an invalid name: a value typed as a name would be printed. Where it goes
+        # wrong is enough to fix it.
+        bad = next(
+            (i for i, c in enumerate(key) if not (c.isascii() and (c.isalnum() or c in "_.-"))), 0
+        )
+        where = f"character {bad + 1}" if key else "it is empty"
+        raise UsageError(
+            f"the variable name given is not valid ({where}; not shown)",
+            hint="use letters, digits and _ (. and - also work), not starting with a digit; "
+            'the value is read from stdin: printf %s "$VALUE" | secretsafe set FILE KEY',
+        )
+    if looks_like_credential(key):
+        raise UsageError(
+            "the variable name given looks like a secret (a key or token), not a name; not shown",
+            hint='the value is read from stdin: printf %s "$VALUE" | secretsafe set FILE KEY',
         )
     if key.startswith("sops_"):
         raise FormatError(
-            f"{key}: names starting with sops_ are reserved for sops metadata",
+            f"{shown_name(key)}: names starting with sops_ are reserved for sops metadata",
             hint="rename the variable",
         )
 
@@ -340,7 +402,9 @@ def unset_value(path: str | os.PathLike[str], key: str, *, backend: str = "auto"
     _, doc = decrypt_document(path, backend=backend)
     items = [i for i in doc.items if not (isinstance(i, Entry) and i.key == key)]
     if len(items) == len(doc.items):
-        raise UsageError(f"{path}: has no variable {key}")
+        from secretsafe.dotenv import shown_name
+
+        raise UsageError(f"{path}: has no variable {shown_name(key)}")
     _reencrypt(path, doc, items, backend=backend)
 
 

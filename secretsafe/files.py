@@ -17,9 +17,12 @@ __all__ = [
     "MAX_FILE_BYTES",
     "atomic_write",
     "check_private",
+    "open_regular",
+    "private_tempdir",
     "read_bytes",
     "read_text",
     "remove_if_killed",
+    "remove_tree",
 ]
 
 #: Refuse inputs larger than this: an env file is small; a huge one is a mistake or an attack.
@@ -28,31 +31,74 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 SECRET_MODE = 0o600
 
 
+#: Open flags for reading a user-given path: O_NONBLOCK so that a named pipe cannot block
+#: open() (it has no effect on regular files); O_NOCTTY so a terminal never becomes ours.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+
+_KINDS = (
+    (stat.S_ISDIR, "is a directory"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file"),
+    (stat.S_ISCHR, "is a character device, not a regular file"),
+    (stat.S_ISBLK, "is a block device, not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+)
+
+
+def _require_regular(p: str, mode: int, what: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((text for test, text in _KINDS if test(mode)), "is not a regular file")
+    raise FileError(f"{p}: {kind}", hint=f"pass the path of a {what}")
+
+
+def open_regular(path: str | os.PathLike[str], *, what: str = "file") -> tuple[int, os.stat_result]:
+    """Open a user-given path for reading, refusing anything but a regular file without ever
+    blocking: a named pipe, a device, a socket or a directory is a :class:`FileError`.
+
+    The path is stat'ed before the open (opening a device can have effects of its own) and
+    the descriptor fstat'ed after it (the path may have been swapped in between). Returns the
+    descriptor (close-on-exec; the caller closes it) and its ``fstat``.
+    """
+    p = os.fspath(path)
+    try:
+        _require_regular(p, os.stat(p).st_mode, what)
+        fd = os.open(p, _READ_FLAGS)
+    except OSError as exc:
+        raise _read_error(p, exc, what) from None
+    try:
+        st = os.fstat(fd)
+        _require_regular(p, st.st_mode, what)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _read_error(p: str, exc: OSError, what: str) -> FileError:
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return FileError(f"{p}: no such file", hint="check the path")
+    if isinstance(exc, PermissionError):
+        return FileError(
+            f"{p}: permission denied", hint="run as the file's owner or fix its permissions"
+        )
+    return FileError(f"{p}: cannot read ({exc.strerror})", hint=f"pass the path of a {what}")
+
+
 def read_bytes(path: str | os.PathLike[str], *, what: str = "file") -> bytes:
     """Read a regular file, translating OS errors into one clear :class:`FileError`."""
     # os-level calls, not pathlib: this runs on `secretsafe run`'s start-up path.
     p = os.fspath(path)
-    try:
-        with open(p, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise FileError(f"{p}: not a regular file", hint=f"pass the path of a {what}")
-            if st.st_size > MAX_FILE_BYTES:
-                raise FileError(
-                    f"{p}: {st.st_size} bytes is too large for a {what}",
-                    hint=f"the limit is {MAX_FILE_BYTES} bytes",
-                )
+    fd, st = open_regular(p, what=what)
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_size > MAX_FILE_BYTES:
+            raise FileError(
+                f"{p}: {st.st_size} bytes is too large for a {what}",
+                hint=f"the limit is {MAX_FILE_BYTES} bytes",
+            )
+        try:
             return fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise FileError(f"{p}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise FileError(f"{p}: is a directory", hint=f"pass the path of a {what}") from None
-    except PermissionError:
-        raise FileError(
-            f"{p}: permission denied", hint="run as the file's owner or fix its permissions"
-        ) from None
-    except OSError as exc:
-        raise FileError(f"{p}: cannot read ({exc.strerror})") from None
+        except OSError as exc:
+            raise _read_error(p, exc, what) from None
 
 
 def read_text(path: str | os.PathLike[str], *, what: str = "file") -> str:
@@ -77,6 +123,7 @@ def check_private(path: str | os.PathLike[str], *, what: str = "key file") -> No
         raise FileError(f"{path}: no such file", hint="check the path") from None
     except OSError as exc:
         raise FileError(f"{path}: cannot stat ({exc.strerror})") from None
+    _require_regular(os.fspath(path), mode, what)  # a pipe's mode says nothing: refuse it first
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InsecurePermissions(
             f"{path}: {what} is accessible by group or others (mode {stat.S_IMODE(mode):04o})",
@@ -180,6 +227,74 @@ def _fsync_dir(directory: str) -> None:
             os.close(dfd)
 
 
+#: Filesystems whose files live in memory only: nothing written there reaches a disk.
+_RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+
+
+def private_tempdir(prefix: str) -> tuple[str, bool]:
+    """A fresh 0700 directory for plaintext that has to touch a filesystem, and whether it is
+    RAM-backed. Tried in order: ``$XDG_RUNTIME_DIR`` (per user, 0700 by spec), ``/dev/shm``,
+    each only if it is a tmpfs/ramfs directory that is safe to create in; else ``TMPDIR``.
+
+    In RAM, a copy that no cleanup could remove (the process and its watchdog killed together,
+    as PID 1 of a container) is never written to a disk filesystem and is gone at the latest
+    when the tmpfs is (container removal, reboot). Like any process memory, tmpfs pages can
+    still be swapped out.
+    """
+    import tempfile
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    # /dev/shm is world-writable: _safe_ram_dir checks it, and mkdtemp's name is random, 0700.
+    for base in (runtime, "/dev/shm"):  # noqa: S108
+        if base and os.path.isabs(base) and _safe_ram_dir(base):
+            try:
+                return tempfile.mkdtemp(prefix=prefix, dir=base), True
+            except OSError:
+                continue  # full, or read-only after all: try the next one
+    return tempfile.mkdtemp(prefix=prefix), False
+
+
+def _safe_ram_dir(path: str) -> bool:
+    """``path`` is a directory on tmpfs/ramfs that we can create in and that nobody else can
+    tamper with: ours or root's, and writable by others only with the sticky bit (then
+    mkdtemp's random 0700 name cannot be taken over or removed by them)."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (os.geteuid(), 0):
+        return False
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        return False
+    if not os.access(real, os.W_OK | os.X_OK):
+        return False
+    return _fs_type(real) in _RAM_FILESYSTEMS
+
+
+def _fs_type(real: str) -> str | None:
+    """The filesystem type of the mount holding ``real`` (a resolved path), from
+    /proc/self/mounts: the longest mount point that contains it."""
+    import re  # not at module level: `run` imports this module on its start-up path
+
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None  # no /proc: cannot tell, so not RAM
+    best, kind = -1, None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # Mount points escape space, tab, newline and backslash as octal (\040 ...).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= best:  # later mounts over the same point win
+            best, kind = len(point), fields[2]
+    return kind
+
+
 class _Watchdog:
     """Handle of :func:`remove_if_killed`; :meth:`close` when the directory is removed."""
 
@@ -204,8 +319,6 @@ def remove_if_killed(directory: str | os.PathLike[str]) -> _Watchdog:
     directory. For plaintext that has to touch the disk (``edit``). Call ``close()`` after
     removing the directory normally. Without ``fork`` this does nothing.
     """
-    import shutil
-
     target = os.fspath(directory)
     if not hasattr(os, "fork"):  # pragma: no cover - not POSIX
         return _Watchdog(None, None)
@@ -226,11 +339,30 @@ def remove_if_killed(directory: str | os.PathLike[str]) -> _Watchdog:
             _close_inherited(keep=read_end)  # nor its locks and sockets
             while os.read(read_end, 1):
                 pass
-            shutil.rmtree(target, ignore_errors=True)
+            remove_tree(target)
         finally:
             os._exit(0)
     os.close(read_end)
     return _Watchdog(pid, write_end)
+
+
+def remove_tree(directory: str | os.PathLike[str], *, attempts: int = 100) -> None:
+    """Remove ``directory`` and everything in it, again while something still writes into it.
+
+    A process left running after the owner died (an orphaned editor saving) can create a file
+    between rmtree's unlinks and its final rmdir, which then fails and leaves the file. Once
+    the directory itself is gone, nothing can be created in it: so repeat until it is
+    (bounded: ``attempts`` rounds, 10 ms apart).
+    """
+    import shutil
+    import time
+
+    target = os.fspath(directory)
+    for _ in range(attempts):
+        shutil.rmtree(target, ignore_errors=True)
+        if not os.path.lexists(target):
+            return
+        time.sleep(0.01)
 
 
 def _close_inherited(*, keep: int) -> None:

@@ -100,18 +100,10 @@ def _timeout(timeout: float | None) -> float:
 
 
 def _open(path: str | os.PathLike[str]) -> int:
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise FileError(f"{path}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise FileError(f"{path}: is a directory", hint="pass the path of a file") from None
-    except PermissionError:
-        raise FileError(
-            f"{path}: permission denied", hint="run as the file's owner or fix its permissions"
-        ) from None
-    except OSError as exc:
-        raise FileError(f"{path}: cannot open ({exc.strerror})") from None
+    # The one non-blocking open of a user-given file: a named pipe must not hang here.
+    from secretsafe.files import open_regular
+
+    return open_regular(path)[0]
 
 
 def _same_file(fd: int, path: str | os.PathLike[str]) -> bool:

@@ -93,8 +93,29 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     try:
         os.execvpe(command, list(argv), dict(env))  # noqa: S606 - argv list, no shell
     except FileNotFoundError:
-        raise CommandNotFound(f"{command}: command not found", hint="check PATH") from None
+        hint = "check PATH"
+        if "=" in command:
+            hint = "no shell runs the command: put VAR=value in an env file, or use: env VAR=..."
+        raise CommandNotFound(f"{_shown_command(command)}: command not found", hint=hint) from None
     except PermissionError:
-        raise CommandError(f"{command}: permission denied (not executable)") from None
+        shown = _shown_command(command)
+        raise CommandError(f"{shown}: permission denied (not executable)") from None
     except OSError as exc:
-        raise CommandError(f"{command}: cannot execute ({exc.strerror})") from None
+        raise CommandError(f"{_shown_command(command)}: cannot execute ({exc.strerror})") from None
+
+
+def _shown_command(command: str) -> str:
+    """The command a user typed, as an error may show it. ``VAR=value`` (shell syntax typed
+    where a command goes) shows the name only; otherwise the command is shown when its last
+    part passes the rule for typed names (:func:`secretsafe.dotenv.shown_name`): a value
+    pasted here (spaces, a token) is described, not quoted."""
+    from secretsafe.dotenv import looks_like_credential, shown_name
+
+    name, eq, _ = command.partition("=")
+    if eq:
+        return f"{shown_name(name)}=..."
+    base = os.path.basename(command)
+    plain = command.isprintable() and " " not in command and not looks_like_credential(command)
+    if plain and shown_name(base) == base:
+        return command
+    return "(the command given, not shown: it does not look like a command name)"

@@ -4,9 +4,12 @@ keys, on both backends, and interop with the real sops binary both ways."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -281,8 +284,7 @@ def test_edit_changes_and_cleans_up(
     editor = _editor(
         tmp_path, "p.write_text(p.read_text().replace('db.internal', 'db2') + 'ADDED=yes\\n')\n"
     )
-    monkeypatch.setenv("EDITOR", editor)
-    assert envfile.edit_file(dst) is True
+    assert envfile.edit_file(dst, editor=editor) is True
     values = envfile.decrypt_file(dst)
     assert values["DB_HOST"] == "db2"
     assert values["ADDED"] == "yes"
@@ -391,3 +393,130 @@ def test_edit_at_a_terminal_reopens_the_editor_after_a_typo(
     from secretsafe.sops import decrypt_file
 
     assert dict(decrypt_file(enc)) == {"A": "2"}
+
+
+# ---------------------------------------------------------------------------------------------
+# edit's plaintext copy lives on a RAM-backed filesystem when one is usable
+
+
+@pytest.fixture
+def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private 0700 XDG_RUNTIME_DIR on /dev/shm (tmpfs), removed afterwards."""
+    d = Path(tempfile.mkdtemp(prefix="secretsafe-test-runtime-", dir="/dev/shm"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _fs_type(path: Path) -> str:
+    """The filesystem type as the kernel names it (statfs through coreutils, not our code)."""
+    return subprocess.run(
+        ["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_edit_plaintext_lives_on_tmpfs(
+    plain: Path, age_key: AgeKey, tmp_path: Path, edit_log: Path, runtime_dir: Path
+) -> None:
+    dst = envfile.encrypt_file(plain)
+    assert envfile.edit_file(dst, editor=_editor(tmp_path, "")) is False
+    tmpfile = Path(edit_log.read_text().split("\n")[0])
+    assert tmpfile.parent.parent == runtime_dir
+    assert _fs_type(runtime_dir) == "tmpfs"
+    assert not tmpfile.parent.exists()
+
+
+def test_private_tempdir_only_uses_safe_ram_dirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kind of $XDG_RUNTIME_DIR: used only when it is a tmpfs directory that is ours (or
+    root's) and not writable by others without the sticky bit; else /dev/shm; else TMPDIR."""
+    from secretsafe import files
+
+    shm = Path(tempfile.mkdtemp(prefix="secretsafe-test-shm-", dir="/dev/shm"))
+    on_disk = tmp_path / "disk-runtime"
+    on_disk.mkdir(mode=0o700)
+    not_dir = shm / "a-file"
+    not_dir.write_text("x")
+    link = tmp_path / "link-runtime"
+
+    def ram_dir(name: str, mode: int, uid: int | None = None) -> Path:
+        d = shm / name
+        d.mkdir()
+        d.chmod(mode)
+        if uid is not None:
+            os.chown(d, uid, -1)
+        return d
+
+    private = ram_dir("private", 0o700)
+    link.symlink_to(private)
+    cases: list[tuple[str, str, Path | None]] = [
+        ("private 0700 on tmpfs", str(private), private),
+        ("sticky 1777 on tmpfs", str(ram_dir("sticky", 0o1777)), shm / "sticky"),
+        ("world-writable, no sticky bit", str(ram_dir("open", 0o777)), None),
+        ("group-writable, no sticky bit", str(ram_dir("group", 0o770)), None),
+        ("someone else's", str(ram_dir("other", 0o700, uid=12345)), None),
+        ("on a disk", str(on_disk), None),
+        ("symlink to a private tmpfs dir", str(link), private),
+        ("relative path", os.path.relpath(private), None),
+        ("missing", str(shm / "missing"), None),
+        ("a file", str(not_dir), None),
+        ("empty", "", None),
+    ]
+    try:
+        for label, value, want in cases:
+            monkeypatch.setenv("XDG_RUNTIME_DIR", value)
+            made, in_ram = files.private_tempdir("secretsafe-test-")
+            try:
+                parent = Path(made).parent
+                assert in_ram, label
+                if want is not None:
+                    assert parent.resolve() == want.resolve(), label
+                else:
+                    assert parent == Path("/dev/shm"), label  # the next candidate
+                assert stat.S_IMODE(os.stat(made).st_mode) == 0o700, label
+            finally:
+                os.rmdir(made)
+        # No usable RAM-backed filesystem at all: TMPDIR, and the caller is told.
+        monkeypatch.setattr(files, "_safe_ram_dir", lambda _path: False)
+        made, in_ram = files.private_tempdir("secretsafe-test-")
+        os.rmdir(made)
+        assert (in_ram, Path(made).parent) == (False, Path(tempfile.gettempdir()))
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_remove_tree_wins_against_a_process_still_writing(tmp_path: Path) -> None:
+    """An orphaned editor that keeps saving into the plaintext dir while it is removed (the
+    race a loaded CI run hit): the directory is gone afterwards, whatever the interleaving."""
+    from secretsafe.files import remove_tree
+
+    for round_no in range(20):
+        target = tmp_path / f"edit-{round_no}"
+        target.mkdir()
+        writer = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys\n"
+                "d = sys.argv[1]\n"
+                "print('go', flush=True)\n"
+                "i = 0\n"
+                "while True:\n"
+                "    try:\n"
+                "        with open(os.path.join(d, f'.env.{i % 3}'), 'w') as fh:\n"
+                f"            fh.write('{CANARY}')\n"
+                "    except OSError:\n"
+                "        break\n"  # the directory is gone: nothing more can be created
+                "    i += 1\n",
+                str(target),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        assert writer.stdout is not None
+        writer.stdout.readline()  # writing has started
+        remove_tree(target)
+        writer.wait(timeout=30)
+        assert not target.exists(), f"round {round_no}"

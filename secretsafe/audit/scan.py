@@ -29,6 +29,7 @@ Values are read to classify files, never reported.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -148,14 +149,8 @@ class _Scanner:
 
     def text(self, rel: str) -> str | None:
         if rel not in self._text:
-            path = os.path.join(self.root, rel)
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read(_MAX_SCAN_BYTES + 1)
-            except OSError:
-                self._text[rel] = None
-                return None
-            if len(data) > _MAX_SCAN_BYTES or b"\0" in data:
+            data = _read_head(os.path.join(self.root, rel), _MAX_SCAN_BYTES + 1)
+            if data is None or len(data) > _MAX_SCAN_BYTES or b"\0" in data:
                 self._text[rel] = None
             else:
                 self._text[rel] = data.decode("utf-8-sig", "replace")
@@ -318,30 +313,37 @@ class _Scanner:
         for rel in files:
             if rel in plain or not is_key_name(rel):
                 continue
-            path = os.path.join(self.root, rel)
-            try:
-                with open(path, "rb") as fh:
-                    head = fh.read(8192)
-            except OSError:
-                continue
-            if _is_private_key_content(rel, head):
+            head = _read_head(os.path.join(self.root, rel), 8192)
+            if head is not None and _is_private_key_content(rel, head):
                 candidates.append(rel)
         for rel in sorted(set(candidates)):
             path = os.path.join(self.root, rel)
             try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
                 mode = stat.S_IMODE(os.stat(path).st_mode)
             except OSError:
                 continue
             if not mode & 0o077:
                 continue
             what = "env file" if rel in plain else "key file"
+            if link:
+                # --fix never follows a symlink: a tracked link can point anywhere (as root:
+                # any file on the system). Report it for a person to look at instead.
+                self.add(
+                    "insecure-permissions",
+                    "error",
+                    f"{rel}: {what} is a symlink to a file group or others can access "
+                    f"(mode {mode:04o}); not fixed: --fix does not follow symlinks",
+                    file=rel,
+                    hint="replace the symlink with the file, or chmod 600 the file it points to",
+                )
+                continue
             fixed = False
             if self.fix:
-                try:
-                    os.chmod(path, 0o600)
-                    fixed = True
-                except OSError as exc:
-                    self.notes.append(f"{rel}: cannot chmod ({exc.strerror})")
+                problem = _chmod_private(path, self.root)
+                fixed = problem is None
+                if problem is not None:
+                    self.notes.append(f"{rel}: not fixed ({problem})")
             done = " (fixed: now 0600)" if fixed else ""
             self.add(
                 "insecure-permissions",
@@ -428,6 +430,57 @@ class _Scanner:
                 )
 
 
+def _chmod_private(path: str, root: str) -> str | None:
+    """chmod 600 the regular file ``path`` inside ``root`` without following any symlink;
+    None when done, else why not.
+
+    The last component is opened with ``O_NOFOLLOW`` (a symlink fails the open), the
+    descriptor must be a regular file inside ``root`` (a symlinked parent directory would
+    lead outside it), and the mode is set on that descriptor (``fchmod``): whatever the path
+    names by then, only the file that was checked changes.
+    """
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+        return "it resolves to a path outside the audited directory"
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        return "it is a symlink" if exc.errno == errno.ELOOP else f"cannot open: {exc.strerror}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        # Inside root after the open too: the path may have changed since realpath above.
+        opened = f"/proc/self/fd/{fd}"
+        if os.path.islink(opened) and (
+            os.path.commonpath([real_root, os.path.realpath(opened)]) != real_root
+        ):
+            return "it resolves to a path outside the audited directory"
+        os.fchmod(fd, 0o600)
+    except OSError as exc:
+        return f"cannot chmod: {exc.strerror}"
+    finally:
+        os.close(fd)
+    return None
+
+
+def _read_head(path: str, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of a regular file; None for anything else (a named pipe or a
+    device must not hang or feed the scan) or an unreadable file."""
+    from secretsafe.files import open_regular
+
+    try:
+        fd, _ = open_regular(path)
+    except SecretsafeError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read(limit)
+        except OSError:
+            return None
+
+
 def _short(recipient: str) -> str:
     return recipient if len(recipient) <= 20 else f"{recipient[:12]}...{recipient[-6:]}"
 
@@ -443,8 +496,19 @@ def check_files(paths: Iterable[str | os.PathLike[str]], *, fix: bool = False) -
     """The pre-commit check for the files given: each env file (by name; templates such as
     ``.env.example`` excluded) must be sops-encrypted (``env-plaintext``), and plaintext
     ones must not be readable by others. Other files are ignored."""
+    from secretsafe.files import open_regular
+
     scanner = _Scanner(os.getcwd(), fix=fix, history=False)
     names = [os.path.relpath(os.fspath(p)).replace(os.sep, "/") for p in paths]
+    for name in names:
+        try:
+            regular = stat.S_ISREG(os.stat(name).st_mode)
+        except OSError:
+            continue  # deleted or unreadable: the checks below skip it as before
+        if not regular:
+            # A named pipe or a device: open_regular refuses it (before opening) with the
+            # one FileError every command gives.
+            os.close(open_regular(name)[0])
     plain = [n for n in names if os.path.isfile(n) and scanner.env_class(n) == "plain"]
     for rel in plain:
         scanner.add(

@@ -80,10 +80,19 @@ def decrypt(file: str, output: str | None, fmt: str, backend: str) -> None:
 
 @click.command()
 @click.argument("file")
-@click.option("--editor", metavar="CMD", help="Editor command (default: $VISUAL, $EDITOR, vi).")
+@click.option(
+    "--editor",
+    metavar="CMD",
+    help="Editor command (default: $VISUAL, $EDITOR, vi, which need a terminal).",
+)
 @_backend_option
 def edit(file: str, editor: str | None, backend: str) -> None:
-    """Edit the decrypted FILE in $EDITOR; re-encrypt it if it changed."""
+    """Edit the decrypted FILE in $EDITOR; re-encrypt it if it changed.
+
+    \b
+    $VISUAL, $EDITOR and vi start only when stdin and stdout are a terminal (they draw the
+    plaintext); for a scripted edit pass the command with --editor.
+    """
     from secretsafe.envfile import edit_file
 
     changed = edit_file(file, editor=editor, backend=backend)
@@ -114,9 +123,11 @@ def set_(file: str, key: str, extra: tuple[str, ...], backend: str) -> None:
             hint="a value in argv ends up in shell history and process lists; run: "
             'printf %s "$VALUE" | secretsafe set FILE KEY',
         )
+    from secretsafe.dotenv import shown_name
+
     value = _read_stdin_value()
     new = set_value(file, key, value, backend=backend)
-    click.echo(f"{file}: {'added' if new else 'updated'} {key}", err=True)
+    click.echo(f"{file}: {'added' if new else 'updated'} {shown_name(key)}", err=True)
 
 
 def _read_stdin_value() -> str:
@@ -142,10 +153,11 @@ def _read_stdin_value() -> str:
 @_backend_option
 def unset(file: str, key: str, backend: str) -> None:
     """Remove KEY from FILE."""
+    from secretsafe.dotenv import shown_name
     from secretsafe.envfile import unset_value
 
     unset_value(file, key, backend=backend)
-    click.echo(f"{file}: removed {key}", err=True)
+    click.echo(f"{file}: removed {shown_name(key)}", err=True)
 
 
 @click.command()
@@ -208,4 +220,4 @@ def remove(file: str, recipient: tuple[str, ...], backend: str) -> None:
     # pasted here by mistake must not be echoed.
     wanted = [validate_recipient(r) for r in recipient]
     remove_recipients(file, wanted, backend=backend)
-    click.echo(f"{file}: removed {', '.join(recipient)}", err=True)
+    click.echo(f"{file}: removed {', '.join(wanted)}", err=True)  # validated public keys

@@ -55,8 +55,9 @@ def generate(nbytes: int, fmt: str, into: tuple[str, str] | None) -> None:
     if into is None:
         click.echo(value)
         return
+    from secretsafe.dotenv import shown_name
     from secretsafe.envfile import set_value
 
     path, key = into
     set_value(path, key, value)
-    click.echo(f"{key} set in {path} ({nbytes} random bytes, {fmt})", err=True)
+    click.echo(f"{shown_name(key)} set in {path} ({nbytes} random bytes, {fmt})", err=True)

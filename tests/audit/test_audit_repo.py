@@ -303,3 +303,51 @@ def test_exclude_globs(messy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert {f.file for f in report.findings} == {".env", "stale.env.enc"}
     assert main(["audit", str(messy), "--exclude", "*", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["findings"] == []
+
+
+def test_fix_never_follows_symlinks(tmp_path: Path, age_key) -> None:  # type: ignore[no-untyped-def]
+    """Every way a path in the repository can lead to a file outside it: a tracked symlink
+    (env file, key file, relative or absolute), a symlink to a file inside the repository,
+    and a symlinked parent directory given to the pre-commit check. ``--fix`` changes no
+    mode outside the repository, reports each symlink, and still fixes the real files."""
+    from secretsafe.audit import check_files
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    targets = {
+        "env": write(outside, "shared.env", f"DB_PASSWORD={PROD_PW}\n", 0o644),
+        "key": write(outside, "age.txt", f"{age_key.identity}\n", 0o644),
+        "system": write(outside, "passwd", "root:x:0:0::/root:/bin/sh\n", 0o644),
+        "dir": write(outside, "conf/.env", f"DB_PASSWORD={PROD_PW}\n", 0o644),
+    }
+    repo = init(tmp_path / "repo")
+    real = write(repo, "real.env", f"DB_PASSWORD={PROD_PW}\n", 0o644)
+    links = {
+        ".env": targets["env"],  # absolute
+        "deploy/keys.txt": Path("../../outside/age.txt"),  # relative
+        ".env.production": targets["system"],  # not an env file at all: still not followed
+        ".env.inside": Path("real.env"),  # inside the repository
+    }
+    for name, target in links.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).symlink_to(target)
+    (repo / "conf").symlink_to(outside / "conf", target_is_directory=True)
+    commit(repo, "links", *links, "real.env", "conf")
+    modes = {k: p.stat().st_mode for k, p in targets.items()}
+
+    report = audit(repo, fix=True)
+    link_findings = {f.file for f in report.findings if "symlink" in f.message}
+    assert link_findings == set(links)
+    assert not any(f.fixed for f in report.findings if f.file in links)
+    assert real.stat().st_mode & 0o777 == 0o600  # the real file is still fixed
+
+    old_cwd = os.getcwd()
+    os.chdir(repo)
+    try:  # pre-commit mode, paths as given, including through the symlinked directory
+        pre = check_files([".env", "conf/.env", "deploy/keys.txt"], fix=True)
+    finally:
+        os.chdir(old_cwd)
+    assert not any(f.fixed for f in pre.findings)
+    assert {k: p.stat().st_mode for k, p in targets.items()} == modes
+    for f in [*report.findings, *pre.findings]:
+        assert PROD_PW not in f.message

@@ -166,12 +166,12 @@ def test_edit_with_scripted_editor(work: Path) -> None:
         "p.write_text(p.read_text().replace('localhost', 'db'))\n"
     )
     before = _tmp_leftovers()
-    env = {**os.environ, "EDITOR": f"{sys.executable} {script}"}
-    r = ss("edit", ".env.enc", cwd=work, env=env)
+    editor = ("--editor", f"{sys.executable} {script}")  # explicit: no terminal needed
+    r = ss("edit", ".env.enc", *editor, cwd=work)
     assert r.returncode == 0, r.stderr
     assert "saved" in r.stderr
     assert "HOST=db" in ss("decrypt", cwd=work).stdout
-    r = ss("edit", ".env.enc", cwd=work, env=env)
+    r = ss("edit", ".env.enc", *editor, cwd=work)
     assert "no changes" in r.stderr
     assert _tmp_leftovers() <= before
 
@@ -205,3 +205,85 @@ def test_canary_never_in_sops_argv_or_temp(work: Path, tmp_path: Path) -> None:
     assert log.read_text().count("/dev/stdin") >= 3
     assert CANARY not in log.read_text()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# edit starts an interactive editor only at a terminal (real pty for the terminal side)
+
+#: Where the editor comes from -> how the run is set up.
+EDITOR_SOURCES = ("--editor", "VISUAL", "EDITOR", "fallback vi")
+
+
+def _run_edit(
+    work: Path, source: str, *, stdin_tty: bool, stdout_tty: bool
+) -> tuple[int, str, bool]:
+    """``secretsafe edit .env.enc`` with stdin/stdout each a pty or a pipe; a fake editor
+    (and a fake ``vi`` first on PATH) records that it ran. Returns (exit, stderr, ran)."""
+    import pty
+
+    marker = work / "editor-ran"
+    marker.unlink(missing_ok=True)
+    bin_dir = work / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "fake-editor"
+    script.write_text(
+        f"#!/bin/sh\ntouch {marker}\nsed -i 's/^HOST=.*/HOST=edited/' \"$1\"\n", encoding="utf-8"
+    )
+    script.chmod(0o755)
+    vi = bin_dir / "vi"
+    vi.write_bytes(script.read_bytes())
+    vi.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("VISUAL", None)
+    env.pop("EDITOR", None)
+    args = [SECRETSAFE, "edit", ".env.enc"]
+    if source == "--editor":
+        args += ["--editor", str(script)]
+    elif source in ("VISUAL", "EDITOR"):
+        env[source] = str(script)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=slave if stdin_tty else subprocess.PIPE,
+            stdout=slave if stdout_tty else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=work,
+            env=env,
+        )
+        os.close(slave)
+        slave = -1
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if slave != -1:
+            os.close(slave)
+        os.close(master)
+    return proc.returncode, err.decode(), marker.exists()
+
+
+@pytest.mark.parametrize("source", EDITOR_SOURCES)
+def test_edit_refuses_interactive_editor_without_terminal(work: Path, source: str) -> None:
+    """The whole matrix: editor source x (stdin, stdout) pty or pipe. Only an explicit
+    --editor runs without a terminal; $VISUAL, $EDITOR and the vi fallback need both ends to
+    be terminals, and are refused (exit 2, one line, the file untouched) otherwise."""
+    assert ss("encrypt", cwd=work).returncode == 0
+    enc = work / ".env.enc"
+    for stdin_tty in (True, False):
+        for stdout_tty in (True, False):
+            before = enc.read_bytes()
+            code, err, ran = _run_edit(work, source, stdin_tty=stdin_tty, stdout_tty=stdout_tty)
+            allowed = source == "--editor" or (stdin_tty and stdout_tty)
+            ends = ("tty" if stdin_tty else "pipe", "tty" if stdout_tty else "pipe")
+            case = f"{source}, stdin {ends[0]}, stdout {ends[1]}"
+            assert ran is allowed, case
+            if allowed:
+                assert code == 0, (case, err)
+                assert "HOST=edited" in ss("decrypt", cwd=work).stdout, case
+                ss("set", ".env.enc", "HOST", cwd=work, stdin="localhost")
+            else:
+                assert code == 2, (case, err)
+                assert err.startswith("secretsafe: error:"), case
+                assert err.count("\n") == 1, case
+                assert "--editor" in err, case
+                assert enc.read_bytes() == before, case
+            assert CANARY not in err, case

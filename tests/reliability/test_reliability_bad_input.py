@@ -385,3 +385,116 @@ def test_fuzz_native_codec(tally: Tally) -> None:
             )
 
     codec()
+
+
+# ---------------------------------------------------------------------------------------------
+# Special files given where a regular file is expected: never a hang (a named pipe blocks a
+# plain open() until a writer appears), never a read of an endless device; exit 10, one line.
+
+SPECIAL_KINDS = ("named pipe", "character device", "directory")
+SPECIAL_TIMEOUT = 30.0  # seconds; a hang fails the case, it does not stall the suite
+
+# (label, argv, extra environment); {f} is the special file, {enc} a good encrypted file,
+# {recipient} a valid age recipient. Every command of the CLI that reads a user-given file.
+FILE_COMMANDS: tuple[tuple[str, tuple[str, ...], dict[str, str]], ...] = (
+    ("encrypt", ("encrypt", "{f}", "-o", "out.env.enc"), {}),
+    ("decrypt", ("decrypt", "{f}"), {}),
+    ("decrypt -o", ("decrypt", "{f}", "-o", "plain.env"), {}),
+    ("edit", ("edit", "{f}", "--editor", "true"), {}),
+    ("set", ("set", "{f}", "NEW_KEY"), {}),
+    ("unset", ("unset", "{f}", "PORT"), {}),
+    ("rotate", ("rotate", "{f}"), {}),
+    ("recipients list", ("recipients", "list", "{f}"), {}),
+    ("recipients add", ("recipients", "add", "{f}", "{recipient}"), {}),
+    ("recipients remove", ("recipients", "remove", "{f}", "{recipient}"), {}),
+    ("run -f", ("run", "-f", "{f}", "--", "true"), {}),
+    ("check --env-file", ("check", "--schema", "{schema}", "--env-file", "{f}"), {}),
+    ("check --schema FILE", ("check", "--schema", "{f}"), {}),
+    ("check --compose", ("check", "--compose", "{f}", "--service", "app"), {}),
+    ("example --schema FILE", ("example", "--schema", "{f}"), {}),
+    ("audit FILE", ("audit", "{f}"), {}),
+    ("SOPS_AGE_KEY_FILE", ("decrypt", "{enc}"), {"SOPS_AGE_KEY_FILE": "{f}"}),
+    ("vault push", ("vault", "push", "{f}", "--path", "special/push"), {"VAULT": "1"}),
+    ("vault diff", ("vault", "diff", "{f}", "--path", "special/push"), {"VAULT": "1"}),
+    ("vault push --mapping", ("vault", "push", "--mapping", "{f}"), {"VAULT": "1"}),
+)
+
+
+def _make_special(kind: str, path: Path) -> None:
+    if kind == "named pipe":
+        os.mkfifo(path)
+    elif kind == "character device":
+        path.symlink_to("/dev/zero")  # endless: a read that does not stop is a hang too
+    else:
+        path.mkdir()
+
+
+def test_special_files_refused_without_hanging(
+    tmp_path: Path,
+    age_key: Any,
+    tally: Tally,
+    bao_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reliability_support import run_cli_proc
+
+    from secretsafe.sops import encrypt_items
+    from secretsafe.sops.model import Entry
+
+    monkeypatch.chdir(tmp_path)
+    enc = tmp_path / "good.env.enc"
+    enc.write_text(encrypt_items([Entry("PORT", "1")], recipients=[age_key.recipient]))
+    schema = tmp_path / "schema.toml"
+    schema.write_text('[fields.port]\ntype = "port"\ndefault = 1\n')
+    base_env = dict(os.environ)
+    cases: list[tuple[str, list[str], dict[str, str], bool]] = []
+    for kind in SPECIAL_KINDS:
+        for label, argv, extra in FILE_COMMANDS:
+            if kind == "directory" and label == "audit FILE":
+                continue  # a directory is what audit takes
+            special = tmp_path / f"{kind.replace(' ', '-')}-{label.replace(' ', '_')}"
+            _make_special(kind, special)
+            subst = {
+                "f": str(special),
+                "enc": str(enc),
+                "recipient": age_key.recipient,
+                "schema": str(schema),
+            }
+            env = dict(base_env)
+            for name, value in extra.items():
+                if name == "VAULT":
+                    env.update(VAULT_ADDR=bao_server.addr, VAULT_TOKEN=bao_server.token)
+                else:
+                    env[name] = value.format(**subst)
+            cases.append((f"{label} on a {kind}", [a.format(**subst) for a in argv], env, True))
+    # audit of a directory holding special files under env/compose/key names: completes.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in (".env", "compose.yml", "keys.txt"):
+        os.mkfifo(tree / name)
+    (tree / ".env.prod").symlink_to("/dev/zero")
+    cases.append(("audit of a directory with named pipes", ["audit", str(tree)], base_env, False))
+
+    def one(case: tuple[str, list[str], dict[str, str], bool]) -> tuple[str, str | None]:
+        label, argv, env, refused = case
+        try:
+            result = run_cli_proc(
+                argv, stdin=b"value", env=env, cwd=tmp_path, timeout=SPECIAL_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            return label, f"HANG: no answer in {SPECIAL_TIMEOUT:g} s"
+        if not refused:
+            if result.code not in (0, 5) or "Traceback" in result.err:
+                return label, f"exit {result.code}: {result.err.strip()[:200]}"
+            return label, None
+        if "directory" in label and label.startswith("vault") and result.code == 2:
+            return label, None  # click's own check (dir_okay=False) refuses a directory
+        if result.code != 10:
+            return label, f"exit {result.code}, want 10: {result.err.strip()[:200]}"
+        return label, one_error_line(result)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for label, problem in pool.map(one, cases):
+            tally.check(label, problem, note="special file refused in time")

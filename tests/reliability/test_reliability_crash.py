@@ -26,6 +26,7 @@ import stat
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -123,14 +124,11 @@ def _check_after_kill(
             state = "old"  # the same values re-encrypted (e.g. recipients unchanged)
         else:
             return "target decrypts to values that are neither old nor new", "corrupt"
-    # A killed edit's plaintext dir is removed by its watchdog process: give it a moment.
-    deadline = time.monotonic() + 3.0
-    while True:
-        leaks = files_containing(work, CANARY, allow=scenario.plaintext_ok)
-        leaks += files_containing(tmp, CANARY)
-        if not leaks or time.monotonic() > deadline:
-            break
-        time.sleep(0.005)
+    # The caller has reaped a killed edit's watchdog (see _reap_orphans): whatever is on disk
+    # now stays there, so one strict look is enough.
+    leaks = files_containing(work, CANARY, allow=scenario.plaintext_ok)
+    for root in _plaintext_roots(tmp):
+        leaks += files_containing(root, CANARY)
     if leaks:
         return f"plaintext left on disk: {[p.name for p in leaks]}", state
     return None, state
@@ -139,10 +137,9 @@ def _check_after_kill(
 def _stray_temp_files(work: Path, tmp: Path) -> int:
     """Remove (and count) atomic-write temp files a kill left behind; they hold ciphertext."""
     count = 0
-    for root in (work, tmp):
+    for root in (work, *_plaintext_roots(tmp)):
         for p in list(root.rglob("*.tmp")) + list(root.glob("secretsafe-*")):
             count += 1
-            # A killed edit's watchdog may be removing its directory at the same moment.
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:
@@ -150,7 +147,72 @@ def _stray_temp_files(work: Path, tmp: Path) -> int:
     return count
 
 
+# ---------------------------------------------------------------------------------------------
+# Orphans: a killed ``edit`` leaves its watchdog (a forked grandchild, see
+# secretsafe.files.remove_if_killed) running while it removes the plaintext temp dir. This
+# process becomes a child subreaper, so such orphans are re-parented to it and the test waits
+# for them before it looks at the disk: no walk races a removal, and the leftover check is
+# strict (nothing the watchdog could still remove is on disk when it runs).
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _plaintext_roots(tmp: Path) -> tuple[Path, ...]:
+    """Where an operation may put temp files: TMPDIR and the RAM-backed runtime dir ``edit``
+    prefers (the workdir fixture points XDG_RUNTIME_DIR at a private one)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return (tmp, Path(runtime)) if runtime else (tmp,)
+
+
+def _set_subreaper(on: bool) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _children_of(parent: int) -> set[int]:
+    """Pids whose parent is ``parent`` (from /proc)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat_line = fh.read()
+        except OSError:
+            continue  # exited meanwhile
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        fields = stat_line[stat_line.rindex(b")") + 2 :].split()
+        if int(fields[1]) == parent:
+            found.add(int(entry))
+    return found
+
+
+def _reap_orphans(known: set[int]) -> int:
+    """Wait (bounded) for every child of this process not in ``known``: orphans adopted as
+    subreaper. Called after the killed operation itself was reaped. Returns how many."""
+    orphans = _children_of(os.getpid()) - known
+    for pid in orphans:
+        try:
+            _wait(pid)
+        except ChildProcessError:
+            continue  # already reaped (not ours after all)
+    return len(orphans)
+
+
+@pytest.fixture(autouse=True)
+def _subreaper() -> Iterator[None]:
+    _set_subreaper(True)
+    try:
+        yield
+    finally:
+        _set_subreaper(False)
+
+
 def _kill_runs(scenario: Scenario, tally: Tally, tmp: Path, work: Path, rng: random.Random) -> None:
+    known = _children_of(os.getpid())
     scenario.prepare()
     durations = []
     for _ in range(3):
@@ -171,6 +233,8 @@ def _kill_runs(scenario: Scenario, tally: Tally, tmp: Path, work: Path, rng: ran
             pass
         os.kill(pid, signal.SIGKILL)
         status = _wait(pid)
+        if _reap_orphans(known):
+            tally.note("watchdogs of killed operations waited for")
         killed = os.WIFSIGNALED(status)
         if not killed and os.WEXITSTATUS(status) != 0:
             tally.fail(f"{scenario.name} run {run}", "operation failed without being killed")
@@ -195,9 +259,15 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[P
     work = tmp_path / "work"
     work.mkdir()
     tmp = private_tmpdir(tmp_path / "tmpdir", monkeypatch)
+    # edit puts its plaintext on a RAM-backed filesystem: give it a private one to scan.
+    runtime = tempfile.mkdtemp(prefix="secretsafe-test-runtime-", dir="/dev/shm")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
     monkeypatch.chdir(work)
     monkeypatch.setenv("SECRETSAFE_BACKEND", "native")
-    return work, tmp
+    try:
+        yield work, tmp
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def _write_encrypted(path: Path, values: dict[str, str], recipients: list[str]) -> None:
@@ -490,4 +560,103 @@ def test_lock_refuses_after_timeout(workdir: tuple[Path, Path], age_key: Any, ta
         "set after unlock",
         None if proc.returncode == 0 and _decrypt_values(target)["API_KEY"] == "new" else "failed",
         note="writer succeeded",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# edit as PID 1 of a PID namespace (a container's main process): `docker stop` sends SIGTERM,
+# which PID 1 ignores without a handler, then SIGKILL, which kills the watchdog too.
+
+EDIT_AS_PID1_TIMEOUT = 30.0
+
+
+def _pid1_edit(work: Path, target: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Start ``unshare --pid --fork --mount-proc secretsafe edit`` with an editor that records
+    the plaintext's path and waits; return the unshare process, the host pid of the
+    namespace's PID 1 (secretsafe) and the plaintext path, once the editor runs."""
+    marker = work / "editing"
+    marker.unlink(missing_ok=True)
+    editor = work / "slow-editor.sh"
+    editor.write_text(
+        f'#!/bin/sh\necho "$1" > {marker}.part\nmv {marker}.part {marker}\nexec sleep 120\n'
+    )
+    editor.chmod(0o700)
+    argv = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "secretsafe"]
+    proc = subprocess.Popen(
+        [*argv, "edit", str(target), "--editor", str(editor)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + EDIT_AS_PID1_TIMEOUT
+    while not marker.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"edit as PID 1 did not start its editor (exit {proc.returncode})")
+        time.sleep(0.01)
+    (pid1,) = _children_of(proc.pid)
+    return proc, pid1, Path(marker.read_text().strip())
+
+
+def _unshare_works() -> bool:
+    try:
+        probe = subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "true"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def test_edit_as_pid1_of_a_pid_namespace(
+    workdir: tuple[Path, Path], age_key: Any, tally: Tally
+) -> None:
+    """SIGTERM (docker stop): the plaintext is removed and edit exits at once, though PID 1
+    ignores signals it has no handler for. SIGKILL of the whole namespace (the grace period
+    over, or docker kill): nothing can run, so the plaintext may stay, but only on the
+    RAM-backed runtime dir, never on a disk (TMPDIR, the working directory)."""
+    if not _unshare_works():
+        pytest.skip("unshare --pid needs privileges this environment lacks")
+    work, tmp = workdir
+    runtime = Path(os.environ["XDG_RUNTIME_DIR"])
+    target = work / ".env.enc"
+    _write_encrypted(target, BASE, [age_key.recipient])
+    before = target.read_bytes()
+
+    proc, pid1, plaintext = _pid1_edit(work, target)
+    on_ram = plaintext.is_relative_to(runtime) and plaintext.exists()
+    os.kill(pid1, signal.SIGTERM)
+    try:
+        proc.wait(timeout=EDIT_AS_PID1_TIMEOUT)
+        problem = None
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        problem = "SIGTERM ignored: edit as PID 1 kept running with the plaintext on disk"
+    if problem is None and plaintext.parent.exists():
+        problem = "plaintext directory left after SIGTERM"
+    if problem is None and not on_ram:
+        problem = f"plaintext was not on the RAM-backed runtime dir: {plaintext}"
+    if problem is None and target.read_bytes() != before:
+        problem = "the encrypted file changed"
+    tally.check("edit as PID 1, SIGTERM", problem, note="edit as PID 1: plaintext removed")
+
+    proc, pid1, plaintext = _pid1_edit(work, target)
+    os.kill(pid1, signal.SIGKILL)  # the kernel then kills every process of the namespace
+    proc.wait(timeout=EDIT_AS_PID1_TIMEOUT)
+    leaks = files_containing(work, CANARY) + files_containing(tmp, CANARY)
+    left = files_containing(runtime, CANARY)
+    problem = None
+    if leaks:
+        problem = f"plaintext on disk: {leaks}"
+    elif any(not p.is_relative_to(runtime) for p in left):
+        problem = "plaintext outside the runtime dir"
+    tally.check(
+        "edit as PID 1, SIGKILL of the namespace",
+        problem,
+        note="edit as PID 1 killed: plaintext left in RAM only" if left else "nothing left",
     )
