@@ -266,8 +266,9 @@ def _resolve_token(
     if env_role is not None:
         return None, env_role, "AppRole (VAULT_ROLE_ID/VAULT_SECRET_ID)"
     path = _token_file()
-    with contextlib.suppress(OSError):
-        value = path.read_text(encoding="utf-8").strip()
+    if os.path.exists(path):
+        # files.read_text: a named pipe or device here is refused, never blocks start-up.
+        value = read_text(path, what="Vault token file").strip()
         if value:
             return value, None, "~/.vault-token"
     value = _keyring_token(addr)

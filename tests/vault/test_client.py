@@ -65,6 +65,34 @@ def test_token_file_in_home(
         assert _write(client, kv_path, {"A": "1"}) == 1
 
 
+def test_token_file_that_is_a_pipe_is_refused_without_blocking(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    """A named pipe at ~/.vault-token used to block start-up in open() forever."""
+    import threading
+
+    from secretsafe.errors import FileError
+
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:9")
+    os.mkfifo(isolated_env / ".vault-token")
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            connect(retries=0, timeout=1)
+        except BaseException as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert outcome, "connect() blocked on a named pipe"
+    assert isinstance(outcome[0], FileError)
+    assert "not a regular file" in str(outcome[0])
+
+
 def test_no_address_and_no_token_are_clear_errors(
     bao_server: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
