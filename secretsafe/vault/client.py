@@ -618,11 +618,31 @@ def translate_errors(path: str | None = None, *, addr: str | None = None) -> Ite
         classified = _classify(exc, path=path, addr=addr)
         if classified is None:
             raise
-        error = classified[0]
+        error, original = classified[0], exc
     else:
         return
-    # Raised outside the handler so the original (it may quote the server) is not __context__.
-    raise error
+    # A generator context manager re-raises inside the caller's handling of ``exc``, so
+    # Python makes ``exc`` the ``__context__`` of ``error`` whatever we do: empty it first
+    # (its text, hvac's ``errors``/``text``/``json`` may quote the server or the request).
+    _scrub(original)
+    raise error from None
+
+
+def _scrub(exc: BaseException) -> None:
+    """Empty an exception that is about to be hidden behind a translated one: its args, every
+    attribute, its traceback and its own chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        following = current.__cause__ or current.__context__
+        current.args = (type(current).__name__,)
+        for name in list(vars(current)):
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(current, name, None)
+        current.__traceback__ = None
+        current.__cause__ = current.__context__ = None
+        current = following
 
 
 def _token_rejected(path: str | None) -> VaultPermissionDenied:

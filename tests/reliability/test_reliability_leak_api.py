@@ -424,7 +424,13 @@ def _cases(work: Path) -> list[tuple[str, str, Callable[[], object]]]:
         (
             "secretsafe.vault.VaultClient",
             "repr",
-            lambda: vault.VaultClient(addr="http://127.0.0.1:9", token=CANARY),
+            lambda: vault.VaultClient(
+                addr="http://127.0.0.1:9",
+                namespace=None,
+                retries=0,
+                token_source="test",
+                token=CANARY,
+            ),
         ),
         (
             "secretsafe.vault.AppRole",
