@@ -241,13 +241,15 @@ def encrypt_items(
         from secretsafe.sops import native
 
         try:
-            return native.encrypt(
+            text = native.encrypt(
                 items, key_groups=groups, shamir_threshold=shamir_threshold, rules=rules
             )
         except native.NativeUnsupported as exc:
             if chosen == "native":
                 raise
             reason: UnsupportedError = exc
+        else:
+            return _verified(text, items, rules, where)
     elif chosen == "native":
         assert rule is not None  # noqa: S101 - native_ok is False only with a rule
         raise UnsupportedError(
@@ -261,7 +263,8 @@ def encrypt_items(
             f"{', '.join(rule.other_key_types) if rule else 'other'} keys, "
             "which only the sops binary can use"
         )
-    if chosen == "sops":
+
+    def run_binary() -> str:
         return _binary_encrypt(
             items,
             groups=groups,
@@ -270,17 +273,18 @@ def encrypt_items(
             rule=rule,
             where=where,
         )
-    return _fallback(
-        reason,
-        lambda: _binary_encrypt(
-            items,
-            groups=groups,
-            shamir_threshold=shamir_threshold,
-            rules=rules,
-            rule=rule,
-            where=where,
-        ),
-    )
+
+    text = run_binary() if chosen == "sops" else _fallback(reason, run_binary)
+    return _verified(text, items, rules, where)
+
+
+def _verified(text: str, items: Sequence[Item], rules: Rules, where: str | None) -> str:
+    """``text``, once checked to hold every value the rules select as ciphertext: the one
+    gate every encrypt, set, rotate and edit passes before its atomic write."""
+    from secretsafe.sops.native import verify_encrypted
+
+    verify_encrypted(text, items=items, rules=rules, path=where)
+    return text
 
 
 def _binary_encrypt(

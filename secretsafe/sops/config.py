@@ -1,8 +1,9 @@
 """``.sops.yaml``: finding it and picking the creation rule for a file, as sops does.
 
 Matching follows sops 3.11 (``config/config.go``): the rules are tried in order; a rule
-without ``path_regex`` matches everything; ``path_regex`` is searched (not anchored) in the
-file's absolute path with the config file's directory and a ``/`` removed from its front.
+without ``path_regex`` matches everything; ``path_regex`` is a Go RE2 pattern
+(:mod:`secretsafe.sops.regex`, linear time) searched (not anchored) in the file's absolute
+path with the config file's directory and a ``/`` removed from its front.
 A config with ``creation_rules`` of which none matches is an error, as in sops.
 
 One difference, on purpose: sops looks for ``.sops.yaml`` from the current directory up;
@@ -14,13 +15,13 @@ both find the same file. ``.sops.yml`` is ignored, as sops ignores it.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from secretsafe.errors import ConfigError
 from secretsafe.sops.model import KeyGroup, Rules
+from secretsafe.sops.regex import compile_rule
 
 __all__ = [
     "CONFIG_NAME",
@@ -140,15 +141,10 @@ def creation_rule_for(
             pattern = raw.get("path_regex") or ""
             if not isinstance(pattern, str):
                 raise ConfigError(f"{cfg}: creation rule {index + 1}: path_regex must be text")
-            if pattern:
-                try:
-                    regex = re.compile(pattern)
-                except re.error as exc:
-                    raise ConfigError(
-                        f"{cfg}: creation rule {index + 1}: path_regex does not compile ({exc})"
-                    ) from None
-                if regex.search(relative) is None:
-                    continue
+            if pattern and not compile_rule(
+                pattern, "path_regex", where=f"{cfg}: creation rule {index + 1}"
+            ).matches(relative):
+                continue
             return _rule(raw, cfg, index, absolute)
     shown = ", ".join(str(p) for p in paths)
     raise ConfigError(
@@ -247,10 +243,7 @@ def _rules(raw: dict[str, Any], where: str) -> Rules:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: {name} must be text")
         if name.endswith("_regex"):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ConfigError(f"{where}: {name} does not compile ({exc})") from None
+            compile_rule(value, name, where=where)
     mac_only = raw.get("mac_only_encrypted", False)
     if not isinstance(mac_only, bool):
         raise ConfigError(f"{where}: mac_only_encrypted must be true or false")

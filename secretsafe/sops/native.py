@@ -47,8 +47,14 @@ accepted, as sops does: users add notes to encrypted files, and comments never r
 environment. Values of type ``int``/``float``/``bool`` (files converted from YAML) raise
 :class:`NativeUnsupported` so the facade can use the binary.
 
-Rules regexes are Go RE2 patterns evaluated with Python ``re`` (``re.search``, as Go's
-``regexp.Match``); a pattern Python cannot compile raises :class:`NativeUnsupported`.
+Rules regexes are Go RE2 patterns, evaluated as Go's ``regexp.Match`` (an unanchored search,
+linear time) by :mod:`secretsafe.sops.regex`. A rule regex in a file's metadata that Go cannot
+compile is a :class:`FormatError` naming the metadata line (sops would match nothing with it and
+read every value as plaintext); in a rule given to :func:`encrypt`, a :class:`ConfigError`.
+
+Before any encrypted text leaves this package for a write, :func:`verify_encrypted` checks the
+output itself: every value and comment the rules select is an ``ENC[...]`` value, the file's
+metadata holds the same rules, and the keys are the ones given.
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ if TYPE_CHECKING:
 
     import pyrage
 
+    from secretsafe.sops.regex import GoRegex
+
 __all__ = [
     "SOPS_VERSION",
     "NativeUnsupported",
@@ -84,7 +92,9 @@ __all__ = [
     "encrypt",
     "is_encrypted",
     "parse_metadata",
+    "plaintext_where_encrypted",
     "to_sops_plaintext",
+    "verify_encrypted",
 ]
 
 SOPS_VERSION = "3.11.0"
@@ -185,13 +195,13 @@ class _Selector:
         "unenc_suffix",
     )
 
-    def __init__(self, rules: Rules, path: str | None) -> None:
+    def __init__(self, rules: Rules, path: str | None, *, in_file: bool) -> None:
         self.unenc_suffix = rules.unencrypted_suffix or None
         self.enc_suffix = rules.encrypted_suffix or None
-        self.unenc_regex = _compile(rules.unencrypted_regex, path)
-        self.enc_regex = _compile(rules.encrypted_regex, path)
-        self.unenc_comment = _compile(rules.unencrypted_comment_regex, path)
-        self.enc_comment = _compile(rules.encrypted_comment_regex, path)
+        self.unenc_regex = _compile(rules, "unencrypted_regex", path, in_file)
+        self.enc_regex = _compile(rules, "encrypted_regex", path, in_file)
+        self.unenc_comment = _compile(rules, "unencrypted_comment_regex", path, in_file)
+        self.enc_comment = _compile(rules, "encrypted_comment_regex", path, in_file)
 
     def __call__(self, key: str | None, comments: list[str], is_comment: bool) -> bool:
         encrypted = True
@@ -199,33 +209,39 @@ class _Selector:
             encrypted = False
         if self.enc_suffix is not None:
             encrypted = key is not None and key.endswith(self.enc_suffix)
-        if self.unenc_regex is not None and key is not None and self.unenc_regex.search(key):
+        if self.unenc_regex is not None and key is not None and self.unenc_regex.matches(key):
             encrypted = False
         if self.enc_regex is not None:
-            encrypted = key is not None and self.enc_regex.search(key) is not None
-        if self.unenc_comment is not None and any(self.unenc_comment.search(c) for c in comments):
+            encrypted = key is not None and self.enc_regex.matches(key)
+        if self.unenc_comment is not None and any(self.unenc_comment.matches(c) for c in comments):
             encrypted = False
         if self.enc_comment is not None:
             # The comment line that matches is itself left in plaintext (sops skips the last
             # comment of the stack when judging a comment).
             judged = comments[:-1] if is_comment else comments
-            encrypted = any(self.enc_comment.search(c) for c in judged)
+            encrypted = any(self.enc_comment.matches(c) for c in judged)
         return encrypted
 
 
-def _compile(pattern: str | None, path: str | None) -> re.Pattern[str] | None:
+def _compile(rules: Rules, field: str, path: str | None, in_file: bool) -> GoRegex | None:
+    """The rule's ``field`` regex, or None. ``in_file``: it comes from the file's metadata
+    (``sops_<field>``), else from the caller or ``.sops.yaml``."""
+    pattern: str | None = getattr(rules, field)
     if not pattern:
         return None
+    from secretsafe.sops import regex
+
+    if not in_file:
+        return regex.compile_rule(pattern, field)
     try:
-        return re.compile(pattern)
-    except re.error:
-        bad = True
-    if bad:
-        raise NativeUnsupported(
-            f"{_where(path)}: the rule regex {pattern!r} is not one the native codec can evaluate",
-            hint="install the sops binary to use this rule",
-        )
-    return None  # unreachable
+        return regex.compile(pattern)
+    except regex.InvalidPattern as exc:
+        reason = exc.reason
+    raise FormatError(
+        f"{_where(path)}: sops_{field} does not compile as a Go RE2 pattern: {reason}; "
+        "sops would match nothing with it and read every value as plaintext",
+        hint="restore the file from version control",
+    )
 
 
 def _normalized(rules: Rules) -> Rules:
@@ -455,7 +471,7 @@ def decrypt(
         )
     metadata = parsed.metadata
     rules = metadata.rules
-    select = _Selector(rules, path)
+    select = _Selector(rules, path, in_file=True)
     key = _data_key(parsed, identities, path)
     aead = _aead(key)
 
@@ -640,7 +656,7 @@ def encrypt(
     _check_items(items)
     groups = _recipients(key_groups)
     rules = _normalized(rules)
-    select = _Selector(rules, None)
+    select = _Selector(rules, None, in_file=False)
     if len(groups) > 1:
         threshold = shamir_threshold or len(groups)
         if not 2 <= threshold <= len(groups):
@@ -669,9 +685,7 @@ def encrypt(
             text = item.text
             if text and select(None, comments, True):
                 text = _seal(aead, text, ":", "comment")
-                if rules.unencrypted_comment_regex and re.search(
-                    rules.unencrypted_comment_regex, text
-                ):
+                if select.unenc_comment is not None and select.unenc_comment.matches(text):
                     raise ConfigError(
                         "an encrypted comment matches unencrypted_comment_regex",
                         hint="make the regex unable to match ENC[...] text",
@@ -722,3 +736,77 @@ def _stamp(when: datetime | None) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Output check
+
+
+def plaintext_where_encrypted(
+    text: str, *, rules: Rules | None = None, path: str | None = None
+) -> list[str]:
+    """Names of the values (``#N`` for the Nth comment) that ``rules`` (default: the file's
+    own metadata rules) say are encrypted but that ``text`` holds in plaintext. Reads lines
+    and metadata only; decrypts nothing. Raises like :func:`parse_metadata` on a broken file.
+    """
+    if rules is None:
+        raw_items, parsed = _parse(text, path)
+        return _unencrypted(raw_items, parsed.metadata.rules, path, in_file=True)
+    return _unencrypted(_split(text, path)[0], _normalized(rules), path, in_file=False)
+
+
+def _unencrypted(
+    raw_items: list[tuple[int, str | None, str]], rules: Rules, path: str | None, *, in_file: bool
+) -> list[str]:
+    select = _Selector(rules, path, in_file=in_file)
+    found: list[str] = []
+    comments: list[str] = []
+    n_comment = 0
+    for _, name, raw in raw_items:
+        if name is None:
+            n_comment += 1
+            comments.append(raw)
+            if raw and select(None, comments, True) and _open(raw) is None:
+                found.append(f"#{n_comment}")
+            continue
+        encrypted = select(name, comments, False)
+        comments = []
+        if encrypted and raw and _open(raw) is None:
+            found.append(name)
+    return found
+
+
+def verify_encrypted(
+    text: str, *, items: Sequence[Item], rules: Rules, path: str | None = None
+) -> None:
+    """Refuse encrypted output that does not say what was asked, before it is written.
+
+    Independent of the encoder that produced ``text`` (native or the sops binary): every value
+    and comment ``rules`` select is an ``ENC[...]`` value, the file's metadata holds the same
+    rules (so reading it back selects the same values), and the keys are those of ``items``,
+    in order. :class:`IntegrityError` naming the key otherwise, never a value.
+    """
+    where = _where(path)
+
+    def refuse(what: str) -> IntegrityError:
+        return IntegrityError(
+            f"{where}: refusing to write the encrypted file: {what}",
+            hint="nothing was written; report this as a bug in secretsafe",
+        )
+
+    intended = _normalized(rules)
+    raw_items, meta = _split(text, path)
+    leaked = _unencrypted(raw_items, intended, path, in_file=False)
+    if leaked:
+        raise refuse(
+            f"{', '.join(leaked)} would be stored in plaintext although the rules say to encrypt it"
+        )
+    try:
+        stored: Rules | None = _md.parse(meta, path=path).metadata.rules
+    except NativeUnsupported:
+        stored = None  # metadata of a newer sops: the values were checked above
+    if stored is not None and _normalized(stored) != intended:
+        raise refuse("the rules in the file's metadata differ from the rules asked for")
+    written = [name for _, name, _ in raw_items if name is not None]
+    if written != [i.key for i in items if isinstance(i, Entry)]:
+        raise refuse("the keys in the output differ from the keys given")

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secretsafe.errors import DecryptionError, FormatError, NoIdentityError, UnsupportedError
+from secretsafe.errors import (
+    ConfigError,
+    DecryptionError,
+    FormatError,
+    NoIdentityError,
+    UnsupportedError,
+)
 from secretsafe.sops import native, shamir
 from secretsafe.sops.model import Comment, Entry, Item, Rules
 
@@ -458,7 +464,8 @@ def test_encrypt_refuses_bad_items(age_key: AgeKey) -> None:
         native.encrypt([Entry("X_unencrypted", "a\\nb")], key_groups=groups)
     with pytest.raises(UnsupportedError):
         native.encrypt([Entry("A", "1")], key_groups=[["ssh-ed25519 AAAA"]])
-    with pytest.raises(UnsupportedError):
+    # Not RE2 (Go regexp refuses look-behind): a rule error, never a silent fallback.
+    with pytest.raises(ConfigError, match="encrypted_regex does not compile"):
         native.encrypt(
             [Entry("A", "1")],
             key_groups=[[age_key.recipient]],
