@@ -372,37 +372,38 @@ def check_sops_representable(key: str, value: str) -> None:
     conversion drop it; it is refused too. Raises :class:`FormatError` naming the key, never
     the value.
     """
+    shown = shown_name(key)  # the name may be a value typed in the wrong place
     if not key:
         raise FormatError("empty variable name", hint="give every value a name")
     if "=" in key or "\n" in key or "\r" in key or "\x00" in key:
         raise FormatError(
-            f"variable name {key!r} cannot be stored in a sops dotenv file",
+            f"variable name {shown} cannot be stored in a sops dotenv file",
             hint="names cannot contain '=' or line breaks",
         )
     if key.startswith("#"):
         raise FormatError(
-            f"variable name {key!r} starts with '#', which sops reads as a comment",
+            f"variable name {shown} starts with '#', which sops reads as a comment",
             hint="rename it",
         )
     if key.startswith("sops_"):
         raise FormatError(
-            f"variable name {key} starts with 'sops_', which sops reserves for its metadata",
+            f"variable name {shown} starts with 'sops_', which sops reserves for its metadata",
             hint="rename it",
         )
     if "\\n" in value:
         raise FormatError(
-            f"the value of {key} contains a backslash followed by 'n', which sops would read "
+            f"the value of {shown} contains a backslash followed by 'n', which sops would read "
             "back as a newline",
             hint=_SOPS_HINT,
         )
     if "\r" in value:
         raise FormatError(
-            f"the value of {key} contains a carriage return, which does not survive "
+            f"the value of {shown} contains a carriage return, which does not survive "
             "`sops decrypt` / `sops edit`",
             hint="convert CRLF line endings in the value to LF",
         )
     if "\x00" in value:
         raise FormatError(
-            f"the value of {key} contains a NUL character",
+            f"the value of {shown} contains a NUL character",
             hint="environment variables cannot hold NUL; remove it",
         )

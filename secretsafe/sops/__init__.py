@@ -320,29 +320,16 @@ def _plaintext(items: Sequence[Item]) -> str:
 
 def _check_representable(items: Sequence[Item]) -> None:
     """What the sops binary would silently change or reject, refused with the key's name."""
+    from secretsafe.dotenv import check_sops_representable
     from secretsafe.sops.model import Comment
+    from secretsafe.sops.native import check_items
 
-    seen: set[str] = set()
+    check_items(items)
     for item in items:
         if isinstance(item, Comment):
             if "\n" in item.text:
                 raise FormatError("a comment holds a newline, which sops dotenv cannot store")
             continue
-        if not item.key or "=" in item.key or "\n" in item.key or item.key.startswith("#"):
-            raise FormatError(
-                f"{item.key!r} is not a key the sops dotenv format can hold",
-                hint="keys must be non-empty, without '=', newline or a leading '#'",
-            )
-        if item.key.startswith("sops_"):
-            raise FormatError(
-                f"{item.key}: keys starting with sops_ are reserved for sops metadata",
-                hint="rename the variable",
-            )
-        if item.key in seen:
-            raise FormatError(f"{item.key} appears twice", hint="keep one definition")
-        seen.add(item.key)
-        from secretsafe.dotenv import check_sops_representable
-
         check_sops_representable(item.key, item.value)
 
 

@@ -585,7 +585,13 @@ def to_sops_plaintext(items: Sequence[Item]) -> str:
     return "".join(out)
 
 
-def _check_items(items: Sequence[Item]) -> None:
+def check_items(items: Sequence[Item]) -> None:
+    """Refuse keys the sops dotenv format cannot hold, reserved ``sops_`` keys and duplicates.
+
+    A key that fails may be a value typed in the wrong place: messages show it only through
+    :func:`secretsafe.dotenv.shown_name`."""
+    from secretsafe.dotenv import shown_name
+
     seen: set[str] = set()
     for n, item in enumerate(items, start=1):
         if isinstance(item, Comment):
@@ -595,16 +601,17 @@ def _check_items(items: Sequence[Item]) -> None:
         key = item.key
         if not key or "=" in key or "\n" in key or key.startswith("#"):
             raise FormatError(
-                f"item {n}: {key!r} is not a key the sops dotenv format can hold",
+                f"item {n}: {shown_name(key)} is not a key the sops dotenv format can hold",
                 hint="keys must be non-empty, without '=', newline or a leading '#'",
             )
         if key.startswith(_PREFIX):
             raise FormatError(
-                f"{key}: keys starting with sops_ are reserved for sops metadata",
+                f"item {n}: {shown_name(key)}: keys starting with sops_ are reserved for sops "
+                "metadata",
                 hint="rename the variable",
             )
         if key in seen:
-            raise FormatError(f"{key} appears twice", hint="keep one definition")
+            raise FormatError(f"{shown_name(key)} appears twice", hint="keep one definition")
         seen.add(key)
 
 
@@ -653,7 +660,7 @@ def encrypt(
 
     from secretsafe.sops import shamir
 
-    _check_items(items)
+    check_items(items)
     groups = _recipients(key_groups)
     rules = _normalized(rules)
     select = _Selector(rules, None, in_file=False)
