@@ -2,7 +2,10 @@
 merges and interpolates them, compute each service's environment with the file and line of
 every variable, and report findings (hardcoded secrets, undefined ``${VAR}``, missing env files,
 conflicting overlays, TLS verification switched off, the Docker socket mounted) and schema
-problems. Nothing here prints a value.
+problems. Nothing here prints a value: a message may quote what the user wrote in a compose
+file (the template), never an interpolated result (see :mod:`secretsafe.compose.loader`).
+Hostile input (any ``${A:-${A:-...}}`` depth, deep YAML, alias graphs, long ``extends``
+chains) loads or gets one :class:`~secretsafe.errors.ComposeError` (exit 40).
 
 - :func:`load_project` -> :class:`Project`; :func:`service_environment`;
 - :func:`compose_findings`; :func:`check_compose` (with a schema) -> :class:`ComposeReport`.

@@ -9,9 +9,14 @@ clear), and their values are decrypted in memory only when the caller asks.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
-__all__ = ["EnvEntry", "EnvFileContent", "encrypted_names", "read_env_file"]
+from secretsafe.errors import SecretsafeError
+
+__all__ = ["EnvEntry", "EnvFileContent", "encrypted_names", "read_env_file", "reading_as"]
+
+_T = TypeVar("_T")
 
 
 class EnvEntry(NamedTuple):
@@ -45,14 +50,54 @@ def encrypted_names(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def reading_as(path: str, display: str, read: Callable[[], _T]) -> _T:
+    """``read()``, with errors naming the file as ``display`` instead of ``path``.
+
+    For a file whose path came from interpolation (``env_file: ${X}.env``): ``path`` holds the
+    value, ``display`` the template. The file layers put the path at known places of their
+    messages; a message that still holds the file name after the swap is replaced whole.
+    """
+    if path == display:
+        return read()
+    failed: SecretsafeError | None = None
+    try:
+        return read()
+    except SecretsafeError as exc:
+        failed = exc
+    # Raised outside the except block: the original must not even be the __context__.
+    raise _renamed(failed, path, display)
+
+
+def _renamed(exc: SecretsafeError, path: str, display: str) -> SecretsafeError:
+    # The parts of the path that interpolation made (not in the template) must not remain.
+    shown_parts = set(display.split(os.sep))
+    made = [p for p in path.split(os.sep) if p and p not in shown_parts]
+
+    def swap(text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = text.replace(path, display)
+        return None if any(p in text for p in made) else text
+
+    message = swap(exc.message)
+    if message is None:
+        message = f"{display}: cannot be read ({type(exc).__name__})"
+    return type(exc)(message, hint=swap(exc.hint))
+
+
 def read_env_file(
     path: str | os.PathLike[str], *, display: str | None = None, decrypt: bool = True
 ) -> EnvFileContent:
-    """The entries of one env file; ``exists=False`` (no entries) when it is missing."""
+    """The entries of one env file; ``exists=False`` (no entries) when it is missing.
+    ``display``: how entries and errors name the file (default: ``path``)."""
+    shown = display if display is not None else os.fspath(path)
+    return reading_as(os.fspath(path), shown, lambda: _read(path, shown, decrypt=decrypt))
+
+
+def _read(path: str | os.PathLike[str], shown: str, *, decrypt: bool) -> EnvFileContent:
     from secretsafe.files import read_text
     from secretsafe.sops import is_encrypted
 
-    shown = display if display is not None else os.fspath(path)
     if not os.path.exists(path):
         return EnvFileContent(shown, False, False, ())
     text = read_text(path, what="env file")

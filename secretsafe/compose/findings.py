@@ -423,7 +423,7 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
                     Finding(
                         "missing-env-file",
                         "error",
-                        f"env_file {ref.path} does not exist (looked for {ref.resolved})",
+                        f"env_file {ref.shown} does not exist (looked for {ref.display})",
                         **_at(ref.loc),
                         hint=RULES["missing-env-file"].help,
                         service=svc.name,
@@ -483,7 +483,7 @@ def _service_findings(project: Project, env: ServiceEnvironment, wanted: set[str
                     Finding(
                         "docker-socket",
                         "warning",
-                        f"service {svc.name} mounts the Docker socket {mount.source}{ro}: "
+                        f"service {svc.name} mounts the Docker socket {mount.shown_source}{ro}: "
                         "whoever controls the container controls the host",
                         **_at(mount.loc),
                         hint=RULES["docker-socket"].help,
@@ -515,6 +515,12 @@ def _hardcoded(name: str, setting: Setting, service: str, *, how: str = "") -> l
 
 
 # ----------------------------------------------------------------------------- schema check
+def _interpolated_labels(service: Service, names: Sequence[str]) -> bool:
+    """Whether any of the labels ``names`` got its value from interpolation (then neither
+    the value nor an error about it may be quoted)."""
+    return any((s := service.labels.get(n)) is not None and s.templated for n in names)
+
+
 def schema_label(service: Service) -> tuple[str | None, str | None]:
     """The ``secretsafe.schema`` (and ``secretsafe.environment``) labels of a service."""
     spec = service.labels.get(SCHEMA_LABEL)
@@ -562,6 +568,7 @@ def check_compose(
     """Compose findings for ``services`` plus, for each, the schema check of its resulting
     environment: ``spec``, else the service's ``secretsafe.schema`` label (a service with
     neither gets compose findings only)."""
+    from secretsafe.errors import SecretsafeError
     from secretsafe.schemas import check
 
     cache = EnvFileCache(decrypt=decrypt)
@@ -573,14 +580,36 @@ def check_compose(
         use = spec if spec is not None else label_spec
         if use is None:
             continue
-        schemas[name] = use if isinstance(use, str) else getattr(use, "__name__", str(use))
-        report = check(
-            use,
-            env.values(),
-            environment=environment if environment is not None else label_env,
-            unknown=unknown,
-            sources=env.sources(),
-        )
+        labels = [SCHEMA_LABEL] * (spec is None) + [ENVIRONMENT_LABEL] * (environment is None)
+        labels = [n for n in labels if n in env.service.labels]
+        tainted = _interpolated_labels(env.service, labels)
+        if spec is None and _interpolated_labels(env.service, [SCHEMA_LABEL]):
+            schemas[name] = env.service.labels[SCHEMA_LABEL].raw or ""
+        else:
+            schemas[name] = use if isinstance(use, str) else getattr(use, "__name__", str(use))
+        failed: SecretsafeError | None = None
+        try:
+            report = check(
+                use,
+                env.values(),
+                environment=environment if environment is not None else label_env,
+                unknown=unknown,
+                sources=env.sources(),
+            )
+        except SecretsafeError as exc:
+            if not tainted:
+                raise
+            failed = exc
+        if failed is not None:
+            # The error may quote the interpolated spec or environment (or parts of them):
+            # name the labels instead, raised outside the except block so that the original
+            # is not even its __context__.
+            raise type(failed)(
+                f"{env.service.loc}: service {name}: the schema {schemas[name]} cannot be "
+                f"checked with the label(s) {', '.join(labels)} ({type(failed).__name__})",
+                hint="the labels come from ${...} interpolation: check the variables they use, "
+                "or pass --service NAME --schema SPEC (and --environment)",
+            )
         for p in report.problems:
             var = env.variables.get(p.variable) if p.variable else None
             loc = var.loc if var is not None else env.service.locs[-1]

@@ -3,7 +3,13 @@
 Forms: ``$VAR``, ``${VAR}``, ``${VAR:-default}`` (unset or empty), ``${VAR-default}`` (unset),
 ``${VAR:?message}`` / ``${VAR?message}`` (required), ``${VAR:+alt}`` / ``${VAR+alt}``
 (replacement when set) and ``$$`` for a literal ``$``. Defaults and alternatives may nest
-(``${A:-${B:-x}}``); a nested reference is resolved only when its branch is taken.
+(``${A:-${B:-x}}``) to any depth. As in compose, every branch is parsed and evaluated, taken
+or not: ``${A-${B:?msg}}`` fails when ``B`` is unset even if ``A`` is set, and a syntax error
+in a branch not taken is still an error. Checked against ``docker compose config`` on generated
+samples (``tests/compose/test_compose_hostile.py``). Known differences, on malformed text only:
+compose's regex-based parser pairs a bare ``{`` in a branch with a ``}`` in ways that depend on
+where the string's last ``}`` is (``${E-:+{}}``), and accepts an unclosed escaped ``$${`` in a
+branch; here a branch ends at the first ``}`` not closing an inner ``${`` or ``$${``.
 
 The sources are the project ``.env`` (next to the first compose file) with the process
 environment over it; :func:`interpolate` takes them as one mapping. An unset ``${VAR}`` with no
@@ -71,30 +77,33 @@ def references(text: str) -> tuple[str, ...]:
     if "$" not in text:
         return ()
     refs: list[Ref] = []
-    _Parser(text, {}, refs, "<input>", all_branches=True).run()
+    _Parser(text, {}, refs, "<input>").run()
     return tuple(dict.fromkeys(r.name for r in refs))
 
 
-class _Parser:
-    __slots__ = ("all_branches", "env", "refs", "text", "where")
+class _Open(NamedTuple):
+    """A ``${NAME<op>`` whose branch is being substituted: the branch's text starts at
+    ``mark`` in the output parts; ``taken``: the branch is the expression's result."""
 
-    def __init__(
-        self,
-        text: str,
-        env: Mapping[str, str],
-        refs: list[Ref],
-        where: str,
-        *,
-        all_branches: bool = False,
-    ) -> None:
+    name: str
+    op: str
+    value: str | None
+    taken: bool
+    mark: int
+
+
+class _Parser:
+    """One pass over the text with an explicit stack of open ``${...`` branches, never
+    recursion: nesting depth is bounded only by the text's length (docker compose accepts
+    ``${A:-${A:-...}}`` 100,000 deep), and the work is linear in it."""
+
+    __slots__ = ("env", "refs", "text", "where")
+
+    def __init__(self, text: str, env: Mapping[str, str], refs: list[Ref], where: str) -> None:
         self.text = text
         self.env = env
         self.refs = refs
         self.where = where
-        self.all_branches = all_branches
-
-    def run(self) -> str:
-        return self._until(0, closing=False)[0]
 
     def _bad(self, why: str) -> ComposeError:
         return ComposeError(
@@ -102,36 +111,54 @@ class _Parser:
             hint="use $$ for a literal $, and ${NAME}, ${NAME:-default} or ${NAME:?message}",
         )
 
-    def _until(self, pos: int, *, closing: bool) -> tuple[str, int]:
-        """Substitute from ``pos`` to the end, or to the ``}`` that closes the current
-        ``${...:-`` when ``closing``; return the text and the position after it."""
+    def run(self) -> str:
         text = self.text
-        parts: list[str] = []
         n = len(text)
-        while pos < n:
-            stop = text.find("$", pos)
-            if closing:
-                brace = text.find("}", pos)
-                if brace != -1 and (stop == -1 or brace < stop):
+        parts: list[str] = []
+        stack: list[_Open] = []
+        pos = 0
+        # Next "$" and "}" at or after pos, cached so that each is searched for once per
+        # occurrence (a fresh find() per token would be quadratic on "$$$$...}").
+        dollar = brace = -1
+        while True:
+            if dollar < pos:
+                dollar = text.find("$", pos)
+                if dollar == -1:
+                    dollar = n
+            if stack:
+                if brace < pos:
+                    brace = text.find("}", pos)
+                    if brace == -1:
+                        brace = n
+                if brace < dollar:
                     parts.append(text[pos:brace])
-                    return "".join(parts), brace + 1
-            if stop == -1:
-                if closing:
+                    pos = brace + 1
+                    self._close(stack.pop(), parts)
+                    continue
+            if dollar >= n:
+                if stack:
                     raise self._bad("a ${ has no closing }")
                 parts.append(text[pos:])
-                return "".join(parts), n
-            parts.append(text[pos:stop])
-            pos = stop + 1
+                return "".join(parts)
+            parts.append(text[pos:dollar])
+            pos = dollar + 1
             if pos >= n:
+                if stack:
+                    raise self._bad("a ${ has no closing }")
                 parts.append("$")
-                break
+                return "".join(parts)
             ch = text[pos]
             if ch == "$":
                 parts.append("$")
                 pos += 1
+                if stack and text.startswith("{", pos):
+                    # Inside a branch compose pairs the "{" of an escaped "$${" with a "}"
+                    # (${A:-$${B}c} is "${B}c"): a literal pair, not the branch's end.
+                    parts.append("{")
+                    stack.append(_Open("", "{", None, True, len(parts)))
+                    pos += 1
             elif ch == "{":
-                value, pos = self._braced(pos + 1)
-                parts.append(value)
+                pos = self._open(pos + 1, parts, stack)
             else:
                 m = _NAME.match(text, pos)
                 if m is None:
@@ -139,16 +166,16 @@ class _Parser:
                     continue
                 parts.append(self._lookup(m.group(0), ""))
                 pos = m.end()
-        if closing:
-            raise self._bad("a ${ has no closing }")
-        return "".join(parts), pos
 
     def _lookup(self, name: str, op: str) -> str:
         value = self.env.get(name)
         self.refs.append(Ref(name, op, value is not None))
         return value or ""
 
-    def _braced(self, pos: int) -> tuple[str, int]:
+    def _open(self, pos: int, parts: list[str], stack: list[_Open]) -> int:
+        """Read ``NAME}`` or ``NAME<op>`` after a ``${``: substitute the first; push the
+        second (its branch is then substituted into ``parts`` until its ``}``, taken or not,
+        as compose does). Returns the position to go on from."""
         text = self.text
         m = _NAME.match(text, pos)
         if m is None:
@@ -158,45 +185,30 @@ class _Parser:
         if pos >= len(text):
             raise self._bad("a ${ has no closing }")
         if text[pos] == "}":
-            return self._lookup(name, ""), pos + 1
+            parts.append(self._lookup(name, ""))
+            return pos + 1
         op = next((o for o in _OPS if text.startswith(o, pos)), None)
         if op is None:
             raise self._bad(f"unexpected character after ${{{name}")
         value = self.env.get(name)
-        found = value is not None
         if op in (":-", ":?", ":+"):
-            use_branch = not value if op != ":+" else bool(value)
+            taken = not value if op != ":+" else bool(value)
         else:
-            use_branch = not found if op != "+" else found
-        start = pos + len(op)
-        if use_branch or self.all_branches:
-            branch, end = self._until(start, closing=True)
-        else:
-            branch, end = "", self._skip(start)
-        failed = op in (":?", "?") and use_branch
-        self.refs.append(Ref(name, op, found, failed))
-        if op in (":-", "-"):
-            return (branch if use_branch else value or ""), end
-        if op in (":+", "+"):
-            return (branch if use_branch else ""), end
-        return ("" if failed else value or ""), end
+            taken = (value is None) if op != "+" else (value is not None)
+        stack.append(_Open(name, op, value, taken, len(parts)))
+        return pos + len(op)
 
-    def _skip(self, pos: int) -> int:
-        """The position after the ``}`` closing a branch that is not taken (nested ``${``
-        pairs counted; nothing is looked up)."""
-        text = self.text
-        depth = 0
-        n = len(text)
-        while pos < n:
-            ch = text[pos]
-            if ch == "$" and pos + 1 < n and text[pos + 1] in "${":
-                if text[pos + 1] == "{":
-                    depth += 1
-                pos += 2
-                continue
-            if ch == "}":
-                if depth == 0:
-                    return pos + 1
-                depth -= 1
-            pos += 1
-        raise self._bad("a ${ has no closing }")
+    def _close(self, opened: _Open, parts: list[str]) -> None:
+        """Replace the branch text of ``opened`` (``parts[mark:]``) by what the whole
+        ``${...}`` expression stands for."""
+        name, op, value, taken, mark = opened
+        if op == "{":
+            parts.append("}")
+            return
+        failed = op in (":?", "?") and taken
+        self.refs.append(Ref(name, op, value is not None, failed))
+        if op in (":-", "-", ":+", "+") and taken:
+            return  # the branch is the result: keep it in place
+        del parts[mark:]
+        if op in (":-", "-") or (op in (":?", "?") and not failed):
+            parts.append(value or "")

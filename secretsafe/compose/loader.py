@@ -24,6 +24,33 @@ supported (a :class:`~secretsafe.errors.ComposeError` says so).
 
 Every ``environment`` entry keeps the history of the settings it replaced, so a report can say
 that ``production.yml:12`` overrides ``base.yml:30``. Values stay in memory; reprs hide them.
+
+What a message may quote
+------------------------
+Interpolation fills ``${VAR}`` from decrypted ``-f`` files and the process environment (a CI
+``VAULT_TOKEN``), so any interpolated string may be a secret. The rule, for every error and
+finding of :mod:`secretsafe.compose` and ``secretsafe check``: **a message may quote what the
+user wrote in the file (the template, the raw scalar before interpolation), never an
+interpolated result nor anything derived from one** (a path joined from it, a service or schema
+named by it, the text of an error raised while reading the file it names). By construction:
+
+- an interpolated scalar is a :class:`Templated` (the value, with ``raw``, its template); every
+  place that names a scalar in a message goes through :func:`shown`, which gives the template,
+  and ``format()`` / f-strings of a :class:`Templated` give the template too;
+- what is derived from a value carries its display twin, built from the template:
+  :attr:`EnvFileRef.shown` and :attr:`EnvFileRef.display` (the path as written, and resolved),
+  :attr:`Mount.shown_source`, the display path of a file reached through ``extends: {file:}``
+  (it becomes the ``file`` of every location in it);
+- errors raised while reading a file whose path came from interpolation are re-worded with the
+  display path (:func:`secretsafe.compose.envfiles.reading_as`);
+- a variable *name* produced by interpolation (``- "${X}=1"`` in a list) cannot be reported
+  without naming a value: it is refused with a :class:`~secretsafe.errors.ComposeError`.
+
+Hostile structure gets a :class:`~secretsafe.errors.ComposeError`, never ``RecursionError``,
+``MemoryError`` or a hang: interpolation is one pass with an explicit stack (any ``${A:-${A:-``
+depth, as docker compose); YAML nests at most :data:`MAX_DEPTH` levels (libyaml itself stops at
+1,000); aliases are converted once and merged once per pair of nodes (no "billion laughs"
+blow-up); ``extends`` chains are followed iteratively and each service resolved once.
 """
 
 from __future__ import annotations
@@ -52,12 +79,15 @@ __all__ = [
     "YMap",
     "load_project",
     "parse_file",
+    "shown",
 ]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
-_MAX_DEPTH = 200
+#: Deepest nesting of mappings and lists accepted (a compose file needs fewer than 10 levels;
+#: the recursive converter and merge need a few stack frames per level).
+MAX_DEPTH = 100
 
 
 class Loc(NamedTuple):
@@ -72,7 +102,11 @@ class Loc(NamedTuple):
 
 class Templated(str):
     """A string scalar that held ``$`` syntax: the interpolated value, with the template
-    (``raw``) and the references met (``refs``)."""
+    (``raw``) and the references met (``refs``).
+
+    It is the value for every string operation; ``format()`` (so an f-string) gives the
+    template, so that a message built from it cannot quote the value by accident.
+    """
 
     raw: str
     refs: tuple[Ref, ...]
@@ -85,6 +119,17 @@ class Templated(str):
 
     def __repr__(self) -> str:
         return "Templated(<hidden>)"
+
+    def __format__(self, spec: str) -> str:
+        return format(self.raw, spec)
+
+
+def shown(value: object) -> str:
+    """What a message may quote for a scalar read from a compose file: the template for an
+    interpolated one, the text itself otherwise (see the module docstring)."""
+    if isinstance(value, Templated):
+        return value.raw
+    return str(value)
 
 
 class _Reset:
@@ -151,23 +196,29 @@ class Setting(NamedTuple):
 
 
 class EnvFileRef(NamedTuple):
-    """One ``env_file`` entry: the path as written, resolved against the project directory."""
+    """One ``env_file`` entry: the path (interpolated), resolved against the project
+    directory. ``shown`` and ``display`` are the same two with the template in place of the
+    interpolated value: the only forms a message may quote."""
 
     path: str
     resolved: str
     required: bool
     format: str | None
     loc: Loc
+    shown: str
+    display: str = ""
 
 
 class Mount(NamedTuple):
-    """One ``volumes`` entry of a service (short or long syntax)."""
+    """One ``volumes`` entry of a service (short or long syntax). ``shown_source``: the
+    source as a message may quote it (the whole entry as written when it was interpolated)."""
 
     source: str | None
     target: str | None
     type: str
     read_only: bool
     loc: Loc
+    shown_source: str | None = None
 
 
 class Usage(NamedTuple):
@@ -266,26 +317,30 @@ def parse_file(
     """Parse and interpolate one compose file (no merging, no ``extends``)."""
     import yaml
 
+    from secretsafe.compose.envfiles import reading_as
     from secretsafe.files import read_text
 
-    shown = display if display is not None else os.fspath(path)
-    text = read_text(path, what="compose file")
+    label = display if display is not None else os.fspath(path)
+    text = reading_as(os.fspath(path), label, lambda: read_text(path, what="compose file"))
     try:
         root = yaml.compose(text, Loader=_yaml_loader())
+    except RecursionError:
+        # Only the pure-Python composer recurses (libyaml stops at 1,000 levels itself).
+        raise _too_deep(label) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
         # Only the problem, never the snippet: the offending line may hold a value.
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ComposeError(f"{where}: {problem}", hint="fix the YAML syntax") from None
-    conv = _Converter(shown, env)
+    conv = _Converter(label, env)
     if root is None:
-        data = YMap(Loc(shown, 1))
+        data = YMap(Loc(label, 1))
     else:
         value = conv.node(root, ())
         if not isinstance(value, YMap):
             raise ComposeError(
-                f"{shown}:{root.start_mark.line + 1}: a compose file is a mapping at the top",
+                f"{label}:{root.start_mark.line + 1}: a compose file is a mapping at the top",
                 hint="start with services:",
             )
         data = value
@@ -307,9 +362,9 @@ def parse_file(
                 continue
             if not isinstance(svc, YMap):
                 raise ComposeError(f"{services.locs[name]}: service {name!r} must be a mapping")
-            _normalize_service(svc, shown)
+            _normalize_service(svc, label)
     return ComposeFile(
-        path=shown,
+        path=label,
         abspath=os.path.abspath(path),
         data=data,
         usages=conv.usages,
@@ -331,7 +386,7 @@ class _Converter:
     def loc(self, node: Any) -> Loc:
         return Loc(self.file, node.start_mark.line + 1)
 
-    def node(self, node: Any, path: tuple[str, ...]) -> Any:
+    def node(self, node: Any, path: tuple[str, ...], depth: int = 0) -> Any:
         import yaml
 
         if isinstance(node, yaml.ScalarNode):
@@ -339,22 +394,24 @@ class _Converter:
         key = id(node)
         if key in self.done:
             return self.done[key]
-        if key in self.active or len(path) > _MAX_DEPTH:
+        if key in self.active:
             raise ComposeError(f"{self.loc(node)}: recursive alias", hint="remove the cycle")
+        if depth >= MAX_DEPTH:
+            raise _too_deep(str(self.loc(node)))
         self.active.add(key)
         try:
             if isinstance(node, yaml.MappingNode):
-                result: Any = self.mapping(node, path)
+                result: Any = self.mapping(node, path, depth)
             else:
                 result = YList(self.loc(node), override=node.tag == "!override")
                 for item in node.value:
-                    result.add(self.node(item, path), self.loc(item))
+                    result.add(self.node(item, path, depth + 1), self.loc(item))
         finally:
             self.active.discard(key)
         self.done[key] = result
         return result
 
-    def mapping(self, node: Any, path: tuple[str, ...]) -> YMap:
+    def mapping(self, node: Any, path: tuple[str, ...], depth: int) -> YMap:
         import yaml
 
         out = YMap(self.loc(node), override=node.tag == "!override")
@@ -380,7 +437,7 @@ class _Converter:
         for source in reversed(merged):
             if not isinstance(source, yaml.MappingNode):
                 raise ComposeError(f"{self.loc(source)}: << must refer to a mapping")
-            base = self.node(source, path)
+            base = self.node(source, path, depth + 1)
             for k in base:
                 out.put(k, base[k], base.locs[k])
         for key_node, value_node in node.value:
@@ -391,7 +448,7 @@ class _Converter:
             if value_node.tag == "!reset":
                 out.put(key, RESET, loc)
             else:
-                out.put(key, self.node(value_node, (*path, key)), loc)
+                out.put(key, self.node(value_node, (*path, key), depth + 1), loc)
         return out
 
     def scalar(self, node: Any, path: tuple[str, ...]) -> str | None:
@@ -412,6 +469,13 @@ class _Converter:
         if result.refs:
             self.usages.append(Usage(loc, path, result.refs))
         return Templated(result.value, text, result.refs)
+
+
+def _too_deep(where: str) -> ComposeError:
+    return ComposeError(
+        f"{where}: nested more than {MAX_DEPTH} levels deep",
+        hint="a compose file needs far fewer; flatten the structure",
+    )
 
 
 _NUMERIC_START = frozenset("0123456789+-.")
@@ -473,10 +537,17 @@ def _setting_list(value: Any, owner: YMap, key: str, what: str) -> YMap:
             if isinstance(item, Templated):
                 # The name part of "KEY=${X}" is literal; keep the value's template.
                 raw_name, _, raw_rest = item.raw.partition("=")
+                if "$" in raw_name:
+                    # Compose would name the variable after a value: no report could say
+                    # which variable without quoting it.
+                    raise ComposeError(
+                        f"{item_loc}: the name of this {what} entry comes from ${{...}} "
+                        "interpolation, which secretsafe does not support",
+                        hint="write the name literally (NAME=${VALUE})",
+                    )
                 val: str | None = (
                     Templated(rest, raw_rest, item.refs) if eq and "$" in raw_rest else rest
                 )
-                name = raw_name if "$" not in raw_name else name
             else:
                 val = rest if eq else None
             out.put(name, _setting(name, val if eq else None, item_loc), item_loc)
@@ -508,7 +579,7 @@ def _env_file_list(value: Any, owner: YMap, key: str) -> YList:
         raise ComposeError(f"{loc}: env_file must be a path or a list")
     for item, item_loc in items:
         if isinstance(item, str):
-            out.add(EnvFileRef(str(item), "", True, None, item_loc), item_loc)
+            out.add(EnvFileRef(str(item), "", True, None, item_loc, shown(item)), item_loc)
         elif isinstance(item, YMap):
             path = item.get("path")
             if not isinstance(path, str) or not path:
@@ -522,6 +593,7 @@ def _env_file_list(value: Any, owner: YMap, key: str) -> YList:
                     str(required).lower() not in ("false", "no", "0"),
                     str(fmt) if fmt is not None else None,
                     item.locs.get("path", item_loc),
+                    shown(path),
                 ),
                 item_loc,
             )
@@ -540,7 +612,11 @@ def _volume_list(value: Any, owner: YMap, key: str) -> YList:
     out.override = value.override
     for item, item_loc in zip(value, value.locs, strict=True):
         if isinstance(item, str):
-            out.add(_short_volume(str(item), item_loc), item_loc)
+            mount = _short_volume(str(item), item_loc)
+            if isinstance(item, Templated):
+                # Which part of the template the source came from is not known: quote it all.
+                mount = mount._replace(shown_source=item.raw)
+            out.add(mount, item_loc)
         elif isinstance(item, YMap):
             src = item.get("source")
             tgt = item.get("target")
@@ -552,6 +628,7 @@ def _volume_list(value: Any, owner: YMap, key: str) -> YList:
                     str(item.get("type", "volume")),
                     ro,
                     item.locs.get("source", item_loc),
+                    shown(src) if src is not None else None,
                 ),
                 item_loc,
             )
@@ -563,11 +640,11 @@ def _volume_list(value: Any, owner: YMap, key: str) -> YList:
 def _short_volume(spec: str, loc: Loc) -> Mount:
     parts = spec.split(":")
     if len(parts) == 1:
-        return Mount(None, parts[0], "volume", False, loc)
+        return Mount(None, parts[0], "volume", False, loc, None)
     source, target = parts[0], parts[1]
     mode = parts[2] if len(parts) > 2 else ""
     kind = "bind" if source.startswith(("/", ".", "~", "$")) else "volume"
-    return Mount(source, target, kind, "ro" in mode.split(","), loc)
+    return Mount(source, target, kind, "ro" in mode.split(","), loc, source)
 
 
 _SERVICE_FIELDS = {
@@ -592,9 +669,16 @@ _REPLACED = {("command",), ("entrypoint",), ("healthcheck", "test")}
 _UNIQUE = {("ports",), ("secrets",), ("configs",), ("expose",), ("dns",), ("dns_search",)}
 
 
+#: Merges already done in one :func:`merge_service` call, by the two nodes (and the key path
+#: where the rules depend on it).
+#: Aliases make a file a graph: the same pair of mappings can meet many times, and merging each
+#: meeting again would grow exponentially with the depth of aliasing ("billion laughs").
+_Memo = dict[tuple[int, int, tuple[str, ...]], YMap]
+
+
 def merge_service(base: YMap, over: YMap) -> YMap:
     """``over`` merged onto ``base`` (neither is modified)."""
-    return _merge_map(base, over, ())
+    return _merge_map(base, over, (), {})
 
 
 def _overlay_map(base: YMap, over: YMap, merge: Callable[[str, Any, Any], Any]) -> YMap:
@@ -617,15 +701,24 @@ def _overlay_map(base: YMap, over: YMap, merge: Callable[[str, Any, Any], Any]) 
     return out
 
 
-def _merge_map(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
-    return _overlay_map(base, over, lambda k, old, new: _merge_value(old, new, (*path, k)))
+def _merge_map(base: YMap, over: YMap, path: tuple[str, ...], memo: _Memo) -> YMap:
+    # The rules depend on the key path only down to two levels (healthcheck.test); below, the
+    # same pair of nodes merges the same way wherever it is met.
+    key = (id(base), id(over), path if len(path) < 3 else ())
+    done = memo.get(key)
+    if done is None:
+        done = _overlay_map(
+            base, over, lambda k, old, new: _merge_value(old, new, (*path, k), memo)
+        )
+        memo[key] = done
+    return done
 
 
-def _merge_value(base: Any, over: Any, path: tuple[str, ...]) -> Any:
+def _merge_value(base: Any, over: Any, path: tuple[str, ...], memo: _Memo) -> Any:
     if path in (("environment",), ("labels",)) and isinstance(base, YMap):
         return _merge_settings(base, over)
     if isinstance(base, YMap) and isinstance(over, YMap):
-        return _merge_map(base, over, path)
+        return _merge_map(base, over, path, memo)
     if isinstance(base, YList) and isinstance(over, YList) and not over.override:
         if path in _REPLACED:
             return over
@@ -677,47 +770,76 @@ def _resolve_extends(
     services = cf.data.get("services")
     if not isinstance(services, YMap):
         return
-    resolved: dict[str, YMap] = {}
+    # (file, service) -> the service with its extends chain merged in: each resolved once,
+    # however many services extend it, and chains followed in a loop (no recursion depth).
+    done: dict[tuple[str, str], YMap] = {}
+    resolved = {
+        name: _extended(cf, name, env, cache, done)
+        for name in list(services)
+        if isinstance(services[name], YMap) and "extends" in services[name]
+    }
+    for name, svc in resolved.items():
+        services[name] = svc
 
-    def resolve(file: ComposeFile, name: str, chain: tuple[tuple[str, str], ...]) -> YMap:
+
+def _extended(
+    file: ComposeFile,
+    name: str,
+    env: Mapping[str, str],
+    cache: dict[str, ComposeFile],
+    done: dict[tuple[str, str], YMap],
+) -> YMap:
+    """Service ``name`` of ``file`` merged onto what it extends, transitively."""
+    chain: list[tuple[tuple[str, str], YMap]] = []  # from ``name`` up towards the root
+    seen: set[tuple[str, str]] = set()
+    while True:
         key = (file.abspath, name)
-        if key in chain:
+        if key in done:
+            base = done[key]
+            break
+        if key in seen:
             raise ComposeError(
-                f"{file.path}: extends loop through service {name!r}", hint="break the cycle"
+                f"{file.path}: extends loop through service {shown(name)!r}",
+                hint="break the cycle",
             )
+        seen.add(key)
         svcs = file.data.get("services")
         if not isinstance(svcs, YMap) or not isinstance(svcs.get(name), YMap):
-            raise ComposeError(f"{file.path}: no service {name!r} to extend")
+            raise ComposeError(f"{file.path}: no service {shown(name)!r} to extend")
         svc: YMap = svcs[name]
         ext = svc.get("extends")
         if ext is None:
-            return svc
-        ext_loc = svc.locs["extends"]
-        if isinstance(ext, str):
-            target_file, target = file, ext
-        elif isinstance(ext, YMap) and isinstance(ext.get("service"), str):
-            target = ext["service"]
-            target_file = file
-            other = ext.get("file")
-            if isinstance(other, str) and other:
-                p = os.path.join(os.path.dirname(file.abspath), other)
-                target_file = cache.get(os.path.abspath(p)) or parse_file(
-                    p, env=env, display=os.path.join(os.path.dirname(file.path), other)
-                )
-                cache[target_file.abspath] = target_file
-        else:
-            raise ComposeError(f"{ext_loc}: extends needs a service name")
-        base = resolve(target_file, target, (*chain, key))
-        merged = merge_service(base, svc)
-        merged.pop("extends", None)
-        merged.locs.pop("extends", None)
-        return merged
+            base = svc
+            break
+        chain.append((key, svc))
+        file, name = _extends_target(file, ext, svc.locs["extends"], env, cache)
+    for key, svc in reversed(chain):
+        base = merge_service(base, svc)
+        base.pop("extends", None)
+        base.locs.pop("extends", None)
+        done[key] = base
+    return base
 
-    for name in list(services):
-        if isinstance(services[name], YMap) and "extends" in services[name]:
-            resolved[name] = resolve(cf, name, ())
-    for name, svc in resolved.items():
-        services[name] = svc
+
+def _extends_target(
+    file: ComposeFile, ext: Any, loc: Loc, env: Mapping[str, str], cache: dict[str, ComposeFile]
+) -> tuple[ComposeFile, str]:
+    """The file and service an ``extends`` entry of ``file`` names (parsed on first use)."""
+    if isinstance(ext, str):
+        return file, ext
+    if not (isinstance(ext, YMap) and isinstance(ext.get("service"), str)):
+        raise ComposeError(f"{loc}: extends needs a service name")
+    other = ext.get("file")
+    if not (isinstance(other, str) and other):
+        return file, ext["service"]
+    path = os.path.abspath(os.path.join(os.path.dirname(file.abspath), other))
+    target = cache.get(path)
+    if target is None:
+        # Shown as written: the display path becomes the file of every location in it.
+        display = os.path.join(os.path.dirname(file.path), shown(other))
+        target = parse_file(path, env=env, display=display)
+        cache[target.abspath] = target
+    return target, ext["service"]
 
 
 # ----------------------------------------------------------------------------- project
@@ -802,7 +924,7 @@ def _service(name: str, cfg: YMap, locs: tuple[Loc, ...], pdir: str) -> Service:
     refs = cfg.get("env_file")
     vols = cfg.get("volumes")
     env_files = [
-        r._replace(resolved=os.path.normpath(os.path.join(pdir, os.path.expanduser(r.path))))
+        r._replace(resolved=_resolve(pdir, r.path), display=_resolve(pdir, r.shown))
         for r in (refs if isinstance(refs, YList) else ())
     ]
     return Service(
@@ -818,6 +940,10 @@ def _service(name: str, cfg: YMap, locs: tuple[Loc, ...], pdir: str) -> Service:
         if isinstance(labels, YMap)
         else {},
     )
+
+
+def _resolve(pdir: str, path: str) -> str:
+    return os.path.normpath(os.path.join(pdir, os.path.expanduser(path)))
 
 
 def _read_dotenv(path: str) -> Mapping[str, str]:

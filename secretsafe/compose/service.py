@@ -49,7 +49,8 @@ class EnvFileCache:
     def get(self, ref: EnvFileRef) -> EnvFileContent:
         got = self._files.get(ref.resolved)
         if got is None:
-            got = read_env_file(ref.resolved, display=ref.resolved, decrypt=self.decrypt)
+            # Named as written (the template), never by the interpolated path.
+            got = read_env_file(ref.resolved, display=ref.display, decrypt=self.decrypt)
             self._files[ref.resolved] = got
         return got
 

@@ -57,9 +57,15 @@ def test_refs_record_what_was_met() -> None:
     assert [r.name for r in result.refs if r.undefined] == ["A"]
 
 
-def test_branch_not_taken_is_not_looked_up() -> None:
-    refs = interpolate("${SET:-${NEVER}}", ENV).refs
-    assert [r.name for r in refs] == ["SET"]
+def test_branch_not_taken_is_still_evaluated_as_compose_does() -> None:
+    # docker compose evaluates every branch: it warns about NEVER here, and refuses
+    # ${SET-${MISSING:?m}} although SET is set (checked against the real binary).
+    result = interpolate("${SET:-${NEVER}}", ENV)
+    assert result.value == "value"
+    assert [r.name for r in result.refs] == ["NEVER", "SET"]
+    failed = interpolate("${SET-${MISSING:?m}}", ENV)
+    assert failed.value == "value"
+    assert [r.name for r in failed.refs if r.failed] == ["MISSING"]
 
 
 def test_references_lists_every_branch() -> None:
