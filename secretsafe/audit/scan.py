@@ -16,7 +16,9 @@ Rules (ids as in :data:`secretsafe.compose.findings.RULES`):
   ``.sops.yaml`` creation rule does not list;
 - ``invalid-file``: a compose file or env file that cannot be parsed;
 - ``env-plaintext`` (:func:`check_files`, the pre-commit hook): a file given by name is a
-  plaintext env file.
+  plaintext env file;
+- ``env-partly-plaintext``: a sops env file holds plaintext under a name its own rules say is
+  encrypted (both in the audit and in the pre-commit hook).
 
 An env file is a file named ``.env``, ``.env.*`` or ``*.env`` (also with ``.enc``); names with
 an ``example``/``sample``/``template``/``dist`` part are templates and skipped. It is
@@ -186,6 +188,29 @@ class _Scanner:
 
         return "encrypted" if is_encrypted(text) else "plain"
 
+    def partly_plain_rules(self, encrypted: list[str]) -> None:
+        """A file with sops metadata is not encrypted just for having it: values its own rules
+        say are encrypted may be in the clear (an older writer, a sops rule with an invalid
+        regex, or an edit by hand). Names are reported, never values."""
+        from secretsafe.errors import SecretsafeError
+        from secretsafe.sops.native import plaintext_where_encrypted
+
+        for rel in encrypted:
+            try:
+                names = plaintext_where_encrypted(self.text(rel) or "", path=rel)
+            except SecretsafeError:
+                continue  # a file that cannot be read as sops dotenv: not this rule's business
+            if names:
+                from secretsafe.dotenv import shown_name
+
+                shown = ", ".join(shown_name(n) if not n.startswith("#") else n for n in names)
+                self.add(
+                    "env-partly-plaintext",
+                    "error",
+                    f"{rel} holds plaintext where its sops rules say encrypted: {shown}",
+                    file=rel,
+                )
+
     def env_secret_lines(
         self, rel: str, text: str, *, report: bool = True
     ) -> tuple[bool, list[tuple[str, int, str]]]:
@@ -253,6 +278,7 @@ class _Scanner:
         self.permission_rules(files, plain)
         self.compose_rules(files)
         self.recipient_rules(encrypted)
+        self.partly_plain_rules(encrypted)
         return AuditReport(
             root=self.root,
             git=in_git,
@@ -510,6 +536,9 @@ def check_files(paths: Iterable[str | os.PathLike[str]], *, fix: bool = False) -
             # one FileError every command gives.
             os.close(open_regular(name)[0])
     plain = [n for n in names if os.path.isfile(n) and scanner.env_class(n) == "plain"]
+    scanner.partly_plain_rules(
+        [n for n in names if os.path.isfile(n) and scanner.env_class(n) == "encrypted"]
+    )
     for rel in plain:
         scanner.add(
             "env-plaintext",

@@ -137,6 +137,13 @@ _RULE_LIST = (
         "plaintext out of git.",
     ),
     Rule(
+        "env-partly-plaintext",
+        "error",
+        "Encrypted env file holds plaintext where its own rules say encrypted",
+        "Re-encrypt it (secretsafe decrypt FILE | secretsafe encrypt - ... or sops) and rotate "
+        "the values named: they were in the clear.",
+    ),
+    Rule(
         "env-not-ignored",
         "error",
         "Plaintext env file not covered by .gitignore",

@@ -351,3 +351,37 @@ def test_fix_never_follows_symlinks(tmp_path: Path, age_key) -> None:  # type: i
     assert {k: p.stat().st_mode for k, p in targets.items()} == modes
     for f in [*report.findings, *pre.findings]:
         assert PROD_PW not in f.message
+
+
+def test_plaintext_inside_an_encrypted_file_is_a_finding(
+    tmp_path: Path,
+    age_key,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """sops metadata alone does not make a file encrypted: a value its own rules encrypt but
+    that sits in the clear (hand edit, an older writer) is reported by name, in the audit and
+    in the pre-commit hook, never by value."""
+    repo = init(tmp_path / "repo")
+    target = repo / "prod.env.enc"
+    encrypt_values({"DB_PASSWORD": ENC_PW, "PORT": "5432"}, target, recipients=[age_key.recipient])
+    lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+    target.write_text(
+        "".join(f"DB_PASSWORD={ENC_PW}\n" if ln.startswith("DB_PASSWORD=") else ln for ln in lines),
+        encoding="utf-8",
+    )
+    target.chmod(0o600)
+    commit(repo, "add", "prod.env.enc")
+
+    found = [f for f in audit(repo, history=False).findings if f.rule == "env-partly-plaintext"]
+    assert len(found) == 1
+    assert "DB_PASSWORD" in found[0].message
+    assert found[0].file == "prod.env.enc"
+
+    monkeypatch.chdir(repo)
+    for argv in (["audit", "."], ["audit", "prod.env.enc"], ["audit", ".", "--format", "sarif"]):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 5, (argv, out, err)
+        assert "env-partly-plaintext" in out + err
+        assert ENC_PW not in out + err
