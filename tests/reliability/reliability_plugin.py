@@ -19,7 +19,6 @@ from reliability_support import FIGURES as _FIGURES
 from reliability_support import SUITES as SUITE_ORDER
 from reliability_support import SuiteFigures, suite_of
 
-
 _IN_WORKER = False
 
 
