@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,8 +45,17 @@ def work(tmp_path: Path, age_key: AgeKey) -> Path:
     return tmp_path
 
 
-def _tmp_leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("secretsafe-*")}
+@pytest.fixture
+def private_temp(tmp_path: Path) -> Iterator[tuple[dict[str, str], list[Path]]]:
+    """An environment whose plaintext temp places are this test's own: a TMPDIR and a 0700
+    RAM-backed XDG_RUNTIME_DIR, so other tests running at the same time cannot add to them."""
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir(mode=0o700)
+    runtime = Path(tempfile.mkdtemp(prefix="ss-test-runtime-", dir="/dev/shm"))
+    try:
+        yield {**os.environ, "TMPDIR": str(tmp), "XDG_RUNTIME_DIR": str(runtime)}, [tmp, runtime]
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.mark.parametrize("backend", ["native", "sops"])
@@ -158,22 +169,24 @@ def test_set_refuses_a_terminal(work: Path) -> None:
     assert "stdin" in result.output
 
 
-def test_edit_with_scripted_editor(work: Path) -> None:
+def test_edit_with_scripted_editor(
+    work: Path, private_temp: tuple[dict[str, str], list[Path]]
+) -> None:
+    env, places = private_temp
     assert ss("encrypt", cwd=work).returncode == 0
     script = work / "ed.py"
     script.write_text(
         "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
         "p.write_text(p.read_text().replace('localhost', 'db'))\n"
     )
-    before = _tmp_leftovers()
     editor = ("--editor", f"{sys.executable} {script}")  # explicit: no terminal needed
-    r = ss("edit", ".env.enc", *editor, cwd=work)
+    r = ss("edit", ".env.enc", *editor, cwd=work, env=env)
     assert r.returncode == 0, r.stderr
     assert "saved" in r.stderr
     assert "HOST=db" in ss("decrypt", cwd=work).stdout
-    r = ss("edit", ".env.enc", *editor, cwd=work)
+    r = ss("edit", ".env.enc", *editor, cwd=work, env=env)
     assert "no changes" in r.stderr
-    assert _tmp_leftovers() <= before
+    assert [list(p.iterdir()) for p in places] == [[], []]
 
 
 def test_canary_never_in_sops_argv_or_temp(work: Path, tmp_path: Path) -> None:
@@ -287,3 +300,35 @@ def test_edit_refuses_interactive_editor_without_terminal(work: Path, source: st
                 assert "--editor" in err, case
                 assert enc.read_bytes() == before, case
             assert CANARY not in err, case
+
+
+@pytest.mark.parametrize("backend", ["native", "sops"])
+def test_decrypt_key_names_sops_accepts(
+    work: Path, age_key: AgeKey, sops_bin: Path, sops_env: dict[str, str], backend: str
+) -> None:
+    """Names sops accepts but a .env file cannot hold (`foo ` from sops' own functional-test
+    file, a space, a leading digit, ':', non-ASCII) decrypt: as JSON, with a note (was exit 13);
+    --format sops prints exactly what sops decrypt prints."""
+    plain = f"foo ={CANARY}\nhas space=1\n1ABC=2\na:b=3\nключ=4\n"
+    (work / "odd.env").write_text(plain, encoding="utf-8")
+    made = subprocess.run(
+        [str(sops_bin), "encrypt", "--age", age_key.recipient, str(work / "odd.env")],
+        capture_output=True,
+        env=sops_env,
+        check=True,
+    )
+    (work / "odd.enc.env").write_bytes(made.stdout)
+    r = ss("decrypt", "--backend", backend, "odd.enc.env", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "printed as JSON" in r.stderr
+    assert CANARY not in r.stderr
+    by_sops = subprocess.run(
+        [str(sops_bin), "decrypt", "--output-type", "json", str(work / "odd.enc.env")],
+        capture_output=True,
+        text=True,
+        env=sops_env,
+        check=True,
+    ).stdout
+    assert json.loads(r.stdout) == json.loads(by_sops)
+    r = ss("decrypt", "--backend", backend, "--format", "sops", "odd.enc.env", cwd=work)
+    assert (r.returncode, r.stdout) == (0, plain)
