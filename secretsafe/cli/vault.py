@@ -392,7 +392,7 @@ def dev(port: int | None, tls: bool) -> None:
     """
     from secretsafe.vault.dev import start_dev_server
 
-    server = start_dev_server(port=port, tls=tls)
+    server = start_dev_server(port=port, tls=tls, die_with_parent=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         for line in server.export_lines():

@@ -20,8 +20,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +166,28 @@ class DevServer:
         self.stop()
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to SIGTERM the child when its parent dies (Linux
+    ``PR_SET_PDEATHSIG``); None where that does not exist. libc is looked up before the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def tie() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the prctl took effect
+            os._exit(1)
+
+    return tie
+
+
 def start_dev_server(
     *,
     port: int | None = None,
@@ -172,13 +196,16 @@ def start_dev_server(
     bao: str | os.PathLike[str] | None = None,
     ready_timeout: float = 15.0,
     tls: bool = False,
+    die_with_parent: bool = False,
 ) -> DevServer:
     """Start ``bao server -dev`` on 127.0.0.1 and wait until it is ready.
 
     ``port=None`` picks a free port (retrying if another process takes it first); ``token=None``
     generates a random root token; ``home=None`` uses a fresh private temp dir as the child's
     HOME (removed by :meth:`DevServer.stop`). ``tls=True``: HTTPS with a generated CA
-    (``DevServer.ca_cert``, inside the temp HOME).
+    (``DevServer.ca_cert``, inside the temp HOME). ``die_with_parent=True`` (Linux; for a
+    single-threaded caller such as ``secretsafe vault dev``): the kernel stops the server when
+    this process dies, even by ``kill -9``, so no orphan keeps listening.
     """
     binary = Path(bao) if bao is not None else bao_binary()
     root_token = token or f"dev-{secrets.token_urlsafe(18)}"
@@ -213,6 +240,7 @@ def start_dev_server(
                 env=env,
                 cwd=home_dir,
                 start_new_session=True,
+                preexec_fn=_parent_death_signal() if die_with_parent else None,  # noqa: PLW1509 - single-threaded caller only
             )
         except OSError as exc:
             if owns_home:

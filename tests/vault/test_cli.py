@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -226,3 +227,35 @@ def test_dev_server_command_prints_exports_and_stops(isolated_env: Path, sig: in
             proc.wait()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{addr}/v1/sys/health", timeout=2)  # noqa: S310
+
+
+def test_dev_server_dies_with_a_killed_command(isolated_env: Path) -> None:
+    """kill -9 of `secretsafe vault dev` used to leave bao running as an orphan, listening
+    with a root token nobody would stop; the kernel now stops it with its parent."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secretsafe", "vault", "dev"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "HOME": str(isolated_env)},
+    )
+    try:
+        assert proc.stdout is not None
+        addr = proc.stdout.readline().strip().split("=", 1)[1]
+        with urllib.request.urlopen(f"{addr}/v1/sys/health", timeout=5) as resp:  # noqa: S310
+            assert resp.status == 200
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{addr}/v1/sys/health", timeout=1).close()  # noqa: S310
+            except OSError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the dev server outlived the killed command")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
