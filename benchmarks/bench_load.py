@@ -1,11 +1,15 @@
-"""load() vs pydantic-settings, and import cost.
+"""load() vs pydantic-settings at application start-up, as ratios measured in the same run.
 
-1. ``secretsafe.load(Schema, environ=env)`` vs ``Schema()`` (pydantic-settings reading the
-   same variables from ``os.environ``) for a 10-section, 100-field schema in a 300-variable
-   environment (100 of the schema's variables, 200 unrelated ones). Both build the same model.
-2. ``import secretsafe`` vs ``import pydantic_settings`` in fresh interpreters.
+1. First call on a class never seen before (what an app does once at start-up): a fresh
+   class for every sample, ``Schema()`` (pydantic-settings reading ``os.environ``) vs
+   ``secretsafe.load(Schema2, environ=env)`` on an identical fresh class, unknown-name check
+   on; for 10, 100 and 1,000 fields (sections of 10 fields) with 200 unrelated variables.
+2. Repeated calls on the same class.
+3. The whole process: ``python -c 'import app; app.Settings()'`` vs
+   ``python -c 'import app, secretsafe; secretsafe.load(app.Settings)'`` (100 fields).
 
-Prints a table of medians and ratios. Run: ``.venv/bin/python benchmarks/bench_load.py``.
+A ratio above 1.00 means load() is faster. Run: ``.venv/bin/python benchmarks/bench_load.py``
+(``--quick`` for fewer samples).
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, create_model
@@ -22,29 +29,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import secretsafe
 
-SECTIONS = 10
-FIELDS = 10
 UNRELATED = 200
+_TYPES: list[Any] = [str, int, bool, SecretStr, float]
+_SAMPLES = {str: "value", int: "42", bool: "true", SecretStr: "k" * 40, float: "1.5"}
 
 
-def make_schema() -> tuple[type[BaseSettings], dict[str, str]]:
-    types: list[Any] = [str, int, bool, SecretStr, float]
-    samples = {str: "value", int: "42", bool: "true", SecretStr: "k" * 40, float: "1.5"}
+def make_schema(fields: int, tag: str = "") -> tuple[type[BaseSettings], dict[str, str]]:
+    """A settings class with ``fields`` fields in sections of 10, and a matching environment."""
     sections: dict[str, Any] = {}
     env: dict[str, str] = {}
-    for s in range(SECTIONS):
-        fields: dict[str, Any] = {}
-        for f in range(FIELDS):
-            t = types[f % len(types)]
-            fields[f"field_{f}"] = (t, ...)
-            env[f"SECTION_{s}__FIELD_{f}"] = samples[t]
-        sections[f"section_{s}"] = (create_model(f"Section{s}", __base__=BaseModel, **fields), ...)
-    schema = create_model(
-        "BenchSettings",
-        __base__=BaseSettings,
-        __config__=None,
-        **sections,
-    )
+    for s in range(max(1, fields // 10)):
+        members: dict[str, Any] = {}
+        for f in range(min(10, fields)):
+            t = _TYPES[f % len(_TYPES)]
+            members[f"field_{f}"] = (t, ...)
+            env[f"SECTION_{s}__FIELD_{f}"] = _SAMPLES[t]
+        model = create_model(f"Section{s}{tag}", __base__=BaseModel, **members)
+        sections[f"section_{s}"] = (model, ...)
+    schema = create_model(f"BenchSettings{tag}", __base__=BaseSettings, **sections)
     schema.model_config = SettingsConfigDict(env_nested_delimiter="__")
     schema.model_rebuild(force=True)
     for i in range(UNRELATED):
@@ -52,53 +54,116 @@ def make_schema() -> tuple[type[BaseSettings], dict[str, str]]:
     return schema, env
 
 
-def median_ms(fn: Any, n: int) -> float:
-    fn()  # warm-up (plans, validators, caches are per process, as in an app)
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
-def import_ms(module: str, n: int) -> float:
-    code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
-    times = []
-    for _ in range(n):
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        times.append(float(out) * 1000)
-    return statistics.median(times)
+def first_call_ratio(fields: int, samples: int) -> tuple[float, float]:
+    """Median ms of the first ``Schema()`` and of the first ``load()`` on fresh classes."""
+    ps: list[float] = []
+    ss: list[float] = []
+    saved = dict(os.environ)
+    try:
+        for i in range(samples):
+            a, env = make_schema(fields, f"a{i}")
+            b, _ = make_schema(fields, f"b{i}")
+            os.environ.clear()
+            os.environ.update(env)
+            # Alternate the order so that neither side profits from warm caches.
+            if i % 2:
+                ps.append(_timed(a))
+                ss.append(_timed(lambda b=b, env=env: secretsafe.load(b, environ=env)))
+            else:
+                ss.append(_timed(lambda b=b, env=env: secretsafe.load(b, environ=env)))
+                ps.append(_timed(a))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return statistics.median(ps) * 1000, statistics.median(ss) * 1000
 
 
-def main() -> None:
-    schema, env = make_schema()
+def repeated_ratio(fields: int, samples: int) -> tuple[float, float]:
+    schema, env = make_schema(fields, "r")
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
     try:
         assert secretsafe.load(schema, environ=env) == schema()
-        ps = median_ms(schema, 300)
-        ss = median_ms(lambda: secretsafe.load(schema, environ=env), 300)
-        ss_off = median_ms(lambda: secretsafe.load(schema, environ=env, unknown="off"), 300)
+        ps = statistics.median(_timed(schema) for _ in range(samples)) * 1000
+        ss = (
+            statistics.median(
+                _timed(lambda: secretsafe.load(schema, environ=env)) for _ in range(samples)
+            )
+            * 1000
+        )
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    imp_ss = import_ms("secretsafe", 31)
-    imp_ps = import_ms("pydantic_settings", 31)
-    rows = [
-        ("pydantic-settings BaseSettings()", ps, "1.00x"),
-        ("secretsafe.load() (unknown-name check on)", ss, f"{ps / ss:.2f}x faster"),
-        ("secretsafe.load(unknown='off')", ss_off, f"{ps / ss_off:.2f}x faster"),
-        ("import pydantic_settings (fresh process)", imp_ps, ""),
-        ("import secretsafe (fresh process)", imp_ss, f"{imp_ss - imp_ps:+.1f} ms"),
-    ]
-    print(f"{SECTIONS} sections x {FIELDS} fields, {len(env)} variables in the environment")
-    print(f"{'case':<46} {'median ms':>10}  ratio")
-    for name, ms, ratio in rows:
-        print(f"{name:<46} {ms:>10.3f}  {ratio}")
+    return ps, ss
+
+
+APP = """
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+{sections}
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="__")
+{fields}
+"""
+
+
+def process_ratio(samples: int) -> tuple[float, float]:
+    """Median ms of a whole interpreter: import the app and build its settings."""
+    sections = []
+    fields = []
+    env = dict(os.environ)
+    for s in range(10):
+        body = "\n".join(f"    field_{f}: {'int' if f % 2 else 'str'}" for f in range(10))
+        sections.append(f"class Section{s}(BaseModel):\n{body}\n")
+        fields.append(f"    section_{s}: Section{s}")
+        for f in range(10):
+            env[f"SECTION_{s}__FIELD_{f}"] = "42" if f % 2 else "value"
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "bench_app.py").write_text(
+            APP.format(sections="\n".join(sections), fields="\n".join(fields))
+        )
+        env["PYTHONPATH"] = tmp
+        # Measured as an installed app runs: bytecode compiled (by the warm-up runs below).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        plain = "import bench_app; bench_app.Settings()"
+        ours = "import bench_app, secretsafe; secretsafe.load(bench_app.Settings)"
+
+        def run(code: str) -> float:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True)
+            return time.perf_counter() - t0
+
+        run(plain)
+        run(ours)
+        ps: list[float] = []
+        ss: list[float] = []
+        for i in range(samples):
+            order = [(plain, ps), (ours, ss)] if i % 2 else [(ours, ss), (plain, ps)]
+            for code, out in order:
+                out.append(run(code))
+    return statistics.median(ps) * 1000, statistics.median(ss) * 1000
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    print(f"{'case':<44} {'Model() ms':>10} {'load() ms':>10}  ratio (>1: load faster)")
+    for n in (10, 100, 1000):
+        samples = (5 if n == 1000 else 15) if quick else (15 if n == 1000 else 61)
+        ps, ss = first_call_ratio(n, samples)
+        print(f"{f'first call, {n} fields':<44} {ps:>10.2f} {ss:>10.2f}  {ps / ss:.2f}x")
+    for n in (10, 100, 1000):
+        ps, ss = repeated_ratio(n, 30 if quick else 200)
+        print(f"{f'repeated, {n} fields':<44} {ps:>10.3f} {ss:>10.3f}  {ps / ss:.2f}x")
+    ps, ss = process_ratio(5 if quick else 21)
+    print(f"{'whole process, 100 fields':<44} {ps:>10.1f} {ss:>10.1f}  {ps / ss:.2f}x")
 
 
 if __name__ == "__main__":

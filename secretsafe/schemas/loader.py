@@ -9,6 +9,11 @@ Where values come from, lowest precedence first (a later source wins for the sam
 4. ``vault`` (an object with ``.read() -> Mapping[str, str]``, e.g. a VaultSource);
 5. the process environment (``environ``; ``os.environ`` by default).
 
+A model that customises its sources (``settings_customise_sources``, a custom ``__init__``,
+secrets/JSON/TOML/YAML sources) is built by its own sources, in its own order, exactly as
+``Settings()`` builds it: only where its environment sources would read ``os.environ`` they
+read the merged mapping above instead. (Sources it leaves out, it leaves out here too.)
+
 This is the precedence of ``secretsafe run`` too: what is already in the environment wins
 over files, so a value exported by an operator or an orchestrator overrides the defaults kept
 in a file. Pass ``environ={}`` to use the files (and Vault) only.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
@@ -62,11 +68,18 @@ def load(
     ``schema``: any pydantic-settings ``BaseSettings`` subclass (or a class from a declarative
     schema). ``unknown``: what a variable in the schema's namespace that maps to no field is:
     an ``"error"``, a ``"warning"`` (logged on the ``secretsafe.schemas`` logger, by name) or
-    ignored (``"off"``). See the module docstring for the order of sources.
+    ignored (``"off"``). The variables standard clients read next to a Vault/Redis/database
+    section (``VAULT_ADDR``, ``REDIS_URL``, ``PGPASSWORD``, ...: the documented list is
+    :data:`secretsafe.schemas.names.WELL_KNOWN_VARS`) are never reported. See the module
+    docstring for the order of sources; with a :class:`~secretsafe.schemas.Vault` section,
+    ``VAULT__ENABLED`` decides whether ``vault`` is read at all.
     """
-    env, sources = gather(schema, env_files=env_files, environ=environ, vault=vault)
+    dotenv: dict[str, str] = {}
+    env, sources = gather(
+        schema, env_files=env_files, environ=environ, vault=vault, dotenv_out=dotenv
+    )
     report, instance = evaluate(
-        schema, env, environment=environment, unknown=unknown, sources=sources
+        schema, env, environment=environment, unknown=unknown, sources=sources, dotenv=dotenv
     )
     for p in report.warnings:
         log.warning("%s", p.line())
@@ -102,24 +115,42 @@ def gather(
     env_files: Iterable[str | os.PathLike[str]] = (),
     environ: Mapping[str, str] | None = None,
     vault: VaultLike | None = None,
+    dotenv_out: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The merged environment and, for each name, where its value came from."""
+    """The merged environment and, for each name, where its value came from.
+
+    The model's own ``model_config["env_file"]`` files are found and read as pydantic-settings
+    reads them (``~``, ``env_file_encoding``, a missing file ignored, python-dotenv's
+    ``${VAR}`` interpolation, search depth where the installed version has it), except that
+    a SOPS-encrypted one is decrypted in memory. ``env_files`` are secretsafe's own: a
+    missing one is an error, and values are taken literally, as sops and ``secretsafe run``
+    take them (no ``${VAR}`` interpolation; docker compose interpolates its own env files).
+    ``dotenv_out`` receives the values of the plaintext files (dotenv semantics: what
+    pydantic-settings would add as extras)."""
     env: dict[str, str] = {}
     sources: dict[str, str] = {}
 
-    def add(values: Mapping[str, str], label: str) -> None:
+    def add(values: Mapping[str, str], label: str, *, plain: bool = False) -> None:
         for k in values:
             env[k] = values[k]
             sources[k] = label
+        if plain and dotenv_out is not None:
+            dotenv_out.update(values)
 
-    for path in _config_env_files(schema):
-        if os.path.isfile(path):
-            add(read_env_file(path), os.fspath(path))
+    for model_file in _config_env_files(schema):
+        encrypted = _encrypted_file(model_file)
+        if encrypted is not None:
+            add(encrypted, model_file)
+        else:
+            add(_pydantic_dotenv(schema, model_file), model_file, plain=True)
     for path in env_files:
-        add(read_env_file(path), os.fspath(path))
+        text = _read(path)
+        add(_values(text, path), os.fspath(path), plain=not _is_encrypted(text))
+    process = os.environ if environ is None else environ
+    if vault is not None:
+        vault = _vault_as_configured(schema, vault, {**env, **process})
     if vault is not None:
         add(vault.read(), "vault")
-    process = os.environ if environ is None else environ
     for k in process:
         env[k] = process[k]
         sources.setdefault(k, "environment")
@@ -128,28 +159,120 @@ def gather(
     return env, sources
 
 
-def _config_env_files(schema: type[Any]) -> list[str | os.PathLike[str]]:
+def _vault_as_configured(
+    schema: type[Any], vault: VaultLike, env: Mapping[str, str]
+) -> VaultLike | None:
+    """When the model has a :class:`~secretsafe.schemas.Vault` section, the app's own switch
+    decides: ``VAULT__ENABLED`` false (the default) -> Vault is not read (``None``), even with
+    ``VAULT_ADDR`` set; enabled -> the section's ``addr`` and AppRole credentials are used
+    where the :class:`~secretsafe.vault.source.VaultSource` sets none of its own. ``env``:
+    every source but Vault, merged."""
+    import dataclasses
+
+    from pydantic import ValidationError
+
+    from secretsafe.schemas import _compat as compat
+    from secretsafe.schemas.blocks import Vault
+    from secretsafe.schemas.names import plan_for
+
+    _require_settings(schema)
+    found = [
+        (name, ann)
+        for name, info in schema.model_fields.items()
+        if isinstance(ann := compat.strip_annotated(compat.unwrap_optional(info.annotation)), type)
+        and issubclass(ann, Vault)
+    ]
+    if len(found) != 1:
+        return vault
+    name, block = found[0]
+    data, _ = plan_for(schema).build(env)
+    info = schema.model_fields[name]
+    keys = (info.validation_alias, info.alias, name)
+    raw = next((data[k] for k in keys if isinstance(k, str) and k in data), None)
+    if raw is None:
+        default = info.get_default(call_default_factory=True, validated_data={})
+        section = default if isinstance(default, Vault) else None
+    else:
+        try:
+            section = block.model_validate(raw)
+        except ValidationError:
+            # The report names the section's problems; connecting with them would not help.
+            return None
+    if section is None or not section.enabled:
+        return None
+    from secretsafe.vault.client import AppRole
+    from secretsafe.vault.source import VaultSource
+
+    if not isinstance(vault, VaultSource):
+        return vault
+    changes: dict[str, Any] = {}
+    if vault.addr is None and vault.client is None and "addr" in section.model_fields_set:
+        changes["addr"] = str(section.addr).rstrip("/")
+    if vault.approle is None and section.role_id and section.secret_id is not None:
+        changes["approle"] = AppRole(
+            role_id=section.role_id, secret_id=section.secret_id.get_secret_value()
+        )
+    return dataclasses.replace(vault, **changes) if changes else vault
+
+
+def _config_env_files(schema: type[Any]) -> list[str]:
     config = getattr(schema, "model_config", {}) or {}
     files = config.get("env_file")
     if not files:
         return []
     if isinstance(files, (str, os.PathLike)):
-        return [files]
-    return list(files)
+        files = [files]
+    return [os.path.expanduser(os.fspath(f)) for f in files]
+
+
+def _encrypted_file(path: str) -> Mapping[str, str] | None:
+    """The decrypted values of a model env file that is SOPS-encrypted, else ``None``."""
+    from secretsafe.files import read_bytes
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        text = read_bytes(path, what="env file").decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None  # sops writes UTF-8: a plaintext file in its env_file_encoding
+    return _values(text, path) if _is_encrypted(text) else None
+
+
+def _pydantic_dotenv(schema: type[Any], path: str) -> dict[str, str]:
+    """One plaintext model env file, found and parsed by pydantic-settings itself, names as
+    written."""
+    from pydantic_settings import DotEnvSettingsSource
+
+    source = DotEnvSettingsSource(schema, env_file=path, case_sensitive=True)
+    return {k: v for k, v in source.env_vars.items() if v is not None}
+
+
+def _read(path: str | os.PathLike[str]) -> str:
+    from secretsafe.files import read_text
+
+    return read_text(path, what="env file")
+
+
+def _is_encrypted(text: str) -> bool:
+    from secretsafe.sops import is_encrypted
+
+    return is_encrypted(text)
+
+
+def _values(text: str, path: str | os.PathLike[str]) -> Mapping[str, str]:
+    if _is_encrypted(text):
+        from secretsafe.sops import decrypt_text
+
+        return decrypt_text(text, path=path).values
+    from secretsafe import dotenv
+
+    return dotenv.loads(text, path=os.fspath(path))
 
 
 def read_env_file(path: str | os.PathLike[str]) -> Mapping[str, str]:
     """The values of one env file: a SOPS-encrypted one decrypted in memory (native codec),
     a plaintext one parsed as dotenv."""
-    from secretsafe.files import read_text
-    from secretsafe.sops import decrypt_text, is_encrypted
-
-    text = read_text(path, what="env file")
-    if is_encrypted(text):
-        return decrypt_text(text, path=path).values
-    from secretsafe import dotenv
-
-    return dotenv.loads(text, path=os.fspath(path))
+    return _values(_read(path), path)
 
 
 # --------------------------------------------------------------------------- validation
@@ -180,24 +303,32 @@ def _fast_path_ok(schema: type[Any]) -> bool:
     return not any(cfg.get(k) for k in keys)
 
 
-def _construct(schema: type[Any], data: dict[str, Any]) -> Any:
-    from pydantic import BaseModel
-
+def _is_fast(schema: type[Any]) -> bool:
     fast = _fast.get(schema)
     if fast is None:
         with _lock:
             fast = _fast_path_ok(schema)
             _fast[schema] = fast
-    if fast:
+    return fast
+
+
+def _construct(schema: type[Any], data: dict[str, Any], env: Mapping[str, str]) -> Any:
+    from pydantic import BaseModel
+
+    if _is_fast(schema):
         # BaseModel.__init__ validates into the instance without BaseSettings.__init__, which
         # would read every settings source again (the environment, scanned once per field).
         # Validators, model_post_init and private attributes run as usual.
         instance = schema.__new__(schema)  # type: ignore[call-overload]
         BaseModel.__init__(instance, **data)
         return instance
-    # Custom sources or __init__: pydantic-settings builds it, with our values as init
-    # arguments (its highest precedence).
-    return schema(**data)
+    # Custom sources or __init__, file or secrets sources: the model builds itself exactly as
+    # Settings() would (its own sources, their order and current_state, a custom
+    # prepare_field_value), with ``env`` where its environment sources read os.environ.
+    from secretsafe.schemas._compat import environ_override
+
+    with environ_override(env):
+        return schema()
 
 
 def _require_settings(schema: Any) -> None:
@@ -219,9 +350,15 @@ def evaluate(
     environment: str | None = None,
     unknown: Strictness = "error",
     sources: Mapping[str, str] | None = None,
+    dotenv: Mapping[str, str] | None = None,
 ) -> tuple[CheckReport, Any]:
-    """Validate ``env``; return the report and the instance (``None`` when invalid)."""
+    """Validate ``env``; return the report and the instance (``None`` when invalid).
+
+    ``dotenv``: the values of plaintext env files among ``env``; as in pydantic-settings,
+    those no field reads are extra inputs (an error under ``extra="forbid"``, attributes
+    under ``extra="allow"``)."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from secretsafe.schemas import rules as rules_mod
     from secretsafe.schemas.names import plan_for
@@ -238,15 +375,23 @@ def evaluate(
             hint="fix the field paths in secretsafe_rules (dotted attribute names)",
         )
     src = sources or {}
-    data, json_errors = plan.build(env)
+    normalised = plan.normalise(env)  # one pass over the environment, shared below
+    data, json_errors = plan.build(env, normalised)
+    if not _is_fast(schema):
+        # The model's own sources parse the values (a custom prepare_field_value may accept
+        # what is not JSON); what they refuse is reported from their SettingsError.
+        json_errors = []
+    elif dotenv and schema.model_config.get("extra", "forbid") != "ignore":
+        data = {**plan.dotenv_extras(dotenv), **data}
     problems: list[Problem] = []
-    lookup = _EnvLookup(plan, env)
+    lookup = _EnvLookup(plan, env, normalised)
 
     for je in json_errors:
         leaf, _ = plan.leaf_for_loc(je.keys)
         problems.append(
             Problem(
-                variable=je.variable,
+                # The spelling that is in the environment (names are case-insensitive).
+                variable=lookup.name_of(leaf) if leaf is not None else je.variable,
                 field=leaf.field_path if leaf else ".".join(je.keys),
                 kind="type",
                 message="must be valid JSON (a list or an object)",
@@ -254,20 +399,44 @@ def evaluate(
                 source=src.get(je.variable),
             )
         )
-    json_vars = {je.variable for je in json_errors}
+    # A variable dropped for bad JSON is also "missing" to pydantic: one problem is enough.
+    json_vars = {plan.norm(je.variable) for je in json_errors}
 
     instance: Any = None
     raw_errors: list[Any] = []
+    # Variables already reported for bad JSON are left out, as the fast builder leaves them.
+    source_env = (
+        {k: v for k, v in env.items() if plan.norm(k) not in json_vars} if json_vars else env
+    )
+    source_error: str | None = None
     try:
-        instance = _construct(schema, data)
+        instance = _construct(schema, data, source_env)
     except ValidationError as exc:
         # errors() without input; the exception itself is dropped here so that nothing
         # raised later can chain to it (its text holds the values).
         raw_errors = exc.errors(include_url=False, include_input=False, include_context=True)
+    except SettingsError as exc:
+        # A settings source failed to parse a value: its message names the field and the
+        # source; its cause may hold the value and is dropped.
+        match = re.search(r'field "([^"]+)" from source "([^"]+)"', str(exc))
+        source_error = f"{match.group(1)}:{match.group(2)}" if match else ":"
+    if source_error is not None:
+        field_name, _, source_name = source_error.partition(":")
+        leaf = next((lf for lf in plan.leaves if lf.path == (field_name,)), None)
+        problems.append(
+            Problem(
+                variable=lookup.name_of(leaf) if leaf is not None else None,
+                field=field_name or None,
+                kind="type",
+                message=f"could not be parsed by the settings source {source_name or '?'}",
+                hint="check the value's format against the field's type",
+                source=src.get(lookup.name_of(leaf)) if leaf is not None else None,
+            )
+        )
     invalid: set[tuple[str, ...]] = set()
     for err in raw_errors:
         for p, path in _translate(plan, err, lookup, src):
-            if p.variable in json_vars and p.kind == "missing":
+            if p.variable and plan.norm(p.variable) in json_vars and p.kind == "missing":
                 continue
             problems.append(p)
             if path:
@@ -276,7 +445,7 @@ def evaluate(
     # Unknown names.
     if unknown != "off":
         severity: Literal["error", "warning"] = "error" if unknown == "error" else "warning"
-        for u in plan.find_unknown(env):
+        for u in plan.find_unknown(env, normalised):
             problems.append(_unknown_problem(plan, schema, u, severity, src.get(u.variable)))
 
     # Rules, on the raw input, whether or not the fields validated.
@@ -315,10 +484,12 @@ def evaluate(
 class _EnvLookup:
     """Finds a leaf's variable in the environment, honouring case rules."""
 
-    def __init__(self, plan: SchemaPlan, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, plan: SchemaPlan, env: Mapping[str, str], normalised: dict[str, str] | None = None
+    ) -> None:
         self.plan = plan
         self.env = env
-        self._norm: dict[str, str] | None = None
+        self._norm: dict[str, str] | None = normalised
 
     def _normalised(self) -> dict[str, str]:
         if self._norm is None:
@@ -406,20 +577,27 @@ def _translate(
             return out
     if leaf is not None:
         name = lookup.name_of(leaf)
-        extra = parts[len(leaf.keys) :] if len(parts) > len(leaf.keys) else ()
-        field_path = leaf.field_path + "".join(f"[{p}]" for p in extra)
+        extra: tuple[str, ...] = parts[len(leaf.keys) :] if len(parts) > len(leaf.keys) else ()
+        field_path = leaf.field_path + "".join(f"[{_key_shown(p)}]" for p in extra)
         path: tuple[str, ...] | None = leaf.path
     else:
         # An error below a JSON-valued section, or an unmodelled location.
         delim = plan.delimiter or "."
-        name = delim.join(p.upper() if not plan.case_sensitive else p for p in parts)
-        field_path = ".".join(parts)
+        shown = [_key_shown(p) for p in parts]
+        name = delim.join(p.upper() if not plan.case_sensitive else p for p in shown)
+        field_path = ".".join(shown)
         path = None
+        extra = ()
     # Never pydantic's text: see the rule in secretsafe.schemas.messages.
     message = safe_message(err, leaf.info if leaf is not None else None)
     hint: str | None
     if is_custom(etype):
         hint = CUSTOM_HINT
+    elif kind == "missing" and leaf is not None and extra:
+        # Inside the variable's JSON value (a list item, a dict entry): the variable is set,
+        # and ITEMS__0__NAME is nothing pydantic-settings reads; the field path says where.
+        message = "a required key is missing from its JSON value"
+        hint = f"add the key at {field_path} to the JSON value of {name}"
     elif kind == "missing":
         hint = f"set {name}"
     elif etype == "bool_parsing":
@@ -446,6 +624,15 @@ def _translate(
             path,
         )
     ]
+
+
+def _key_shown(key: str) -> str:
+    """A location key inside a JSON value (a list index, a dict key, a field name) as a
+    message may show it: dict keys are part of the value, so only an index or a name that
+    :func:`secretsafe.dotenv.shown_name` would show as it is; anything else is ``?``."""
+    from secretsafe.dotenv import shown_name
+
+    return key if key.isdigit() or shown_name(key) == key else "?"
 
 
 def _under(plan: SchemaPlan, leaf: Leaf, parts: tuple[str, ...]) -> bool:

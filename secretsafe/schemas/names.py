@@ -16,19 +16,26 @@ Where a schema uses a feature the fast builder does not model, the plan says so
 
 from __future__ import annotations
 
-import difflib
 import re
 import threading
-import weakref
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
+# pydantic is loaded already when this module is (it is imported lazily, by load() and
+# check()): module-level imports cost nothing here, and a `from pydantic import ...` in a
+# function costs microseconds on every call of the hot paths below.
+from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic.fields import FieldInfo
+from typing_extensions import is_typeddict
+
+from secretsafe.schemas import _compat as compat
+
 if TYPE_CHECKING:
-    from pydantic.fields import FieldInfo
     from pydantic_settings import BaseSettings, EnvSettingsSource
 
-__all__ = ["JsonValueError", "Leaf", "SchemaPlan", "Unknown", "plan_for"]
+__all__ = ["WELL_KNOWN_VARS", "JsonValueError", "Leaf", "SchemaPlan", "Unknown", "plan_for"]
 
 # Variables every process has; never treated as typos of a schema's names.
 _SYSTEM_VARS = frozenset(
@@ -110,6 +117,57 @@ _SYSTEM_VARS = frozenset(
     ]
 )
 
+# Variables the standard clients of a stack's services read (the vault/bao CLIs, hvac, sops;
+# redis-cli and most Redis clients; libpq and most database drivers). They sit next to a
+# VAULT/REDIS/DATABASE section legitimately, so they are never reported as misspellings of its
+# fields; any other near name (VAULT_ROLE_ID) still is, with the section's field suggested.
+WELL_KNOWN_VARS = frozenset(
+    [
+        *(
+            f"{tool}_{name}"
+            for tool in ("VAULT", "BAO")
+            for name in (
+                "ADDR",
+                "TOKEN",
+                "NAMESPACE",
+                "CACERT",
+                "CAPATH",
+                "CLIENT_CERT",
+                "CLIENT_KEY",
+                "SKIP_VERIFY",
+                "TLS_SERVER_NAME",
+                "FORMAT",
+                "AGENT_ADDR",
+                "CLIENT_TIMEOUT",
+                "MAX_RETRIES",
+            )
+        ),
+        "REDIS_URL",
+        "REDISCLI_AUTH",
+        "DATABASE_URL",
+        *(
+            f"PG{name}"
+            for name in (
+                "HOST",
+                "HOSTADDR",
+                "PORT",
+                "USER",
+                "PASSWORD",
+                "PASSFILE",
+                "DATABASE",
+                "SSLMODE",
+                "SSLROOTCERT",
+                "APPNAME",
+                "CONNECT_TIMEOUT",
+                "OPTIONS",
+                "SERVICE",
+            )
+        ),
+    ]
+)
+
+_NEVER_TYPOS = frozenset({n.upper() for n in _SYSTEM_VARS} | WELL_KNOWN_VARS)
+
 # Words people use for the same setting; used only to rank suggestions.
 _SYNONYMS: dict[str, frozenset[str]] = {
     "name": frozenset({"database", "db", "dbname", "db_name", "database_name"}),
@@ -179,24 +237,21 @@ class Unknown:
 
 
 def _unwrap(annotation: Any) -> Any:
-    from pydantic_settings.sources.base import _unwrap_optional_annotation
-    from pydantic_settings.sources.utils import _strip_annotated
-
-    return _strip_annotated(_unwrap_optional_annotation(annotation))
+    return compat.strip_annotated(compat.unwrap_optional(annotation))
 
 
 def _model_members(annotation: Any) -> list[type[Any]]:
     """The pydantic models (or pydantic dataclasses) a field can hold, through Optional/unions."""
-    from pydantic_settings.sources.base import _is_model_or_dataclass
-    from pydantic_settings.sources.utils import _strip_annotated
-
     ann = _unwrap(annotation)
-    if _is_model_or_dataclass(ann):
+    if compat.is_model_or_dataclass(ann):
         return [ann]
     out: list[type[Any]] = []
+    if not compat.is_union(ann):
+        # list[Item], dict[str, Item]: one JSON value (or open keys), never a section.
+        return out
     for arg in get_args(ann):
-        member = _strip_annotated(arg)
-        if _is_model_or_dataclass(member):
+        member = compat.strip_annotated(arg)
+        if compat.is_model_or_dataclass(member):
             out.append(member)
     return out
 
@@ -208,8 +263,6 @@ def _is_dict(annotation: Any) -> bool:
 
 
 def _is_secret_annotation(annotation: Any) -> bool:
-    from pydantic import SecretBytes, SecretStr
-
     stack = [annotation]
     while stack:
         ann = stack.pop()
@@ -236,19 +289,32 @@ def _tokens(name: str) -> tuple[str, ...]:
     return tuple(t for t in re.split(r"[_\-.]+", name.lower()) if t)
 
 
-class _Builder:
-    """A pydantic-settings ``EnvSettingsSource`` for this schema, used for its per-field
-    decisions (memoised) and as the exact fallback. It never reads ``os.environ`` itself."""
+_QUIET: Any = None
 
-    def __init__(self, schema: type[BaseSettings]) -> None:
+
+def _quiet_source_class() -> Any:
+    """An ``EnvSettingsSource`` that reads no environment (built once: a class statement
+    per schema would cost more than the rest of a small schema's plan)."""
+    global _QUIET  # noqa: PLW0603 - a lazily built class, cached
+    if _QUIET is None:
         from pydantic_settings import EnvSettingsSource
 
         class _Quiet(EnvSettingsSource):
             def _load_env_vars(self) -> Mapping[str, str | None]:
                 return {}
 
-        self.src: EnvSettingsSource = _Quiet(schema)
+        _QUIET = _Quiet
+    return _QUIET
+
+
+class _Builder:
+    """A pydantic-settings ``EnvSettingsSource`` for this schema, used for its per-field
+    decisions (memoised) and as the exact fallback. It never reads ``os.environ`` itself."""
+
+    def __init__(self, schema: type[BaseSettings]) -> None:
+        self.src: EnvSettingsSource = _quiet_source_class()(schema)
         self._next: dict[tuple[int, str], Any] = {}
+        self._tables: dict[int, dict[str, FieldInfo]] = {}
         self._complex: dict[int, tuple[bool, bool]] = {}
         self._coerce: dict[int, bool] = {}
         self._ci_tables: dict[int, dict[str, tuple[str, Any]]] = {}
@@ -260,10 +326,44 @@ class _Builder:
         try:
             return self._next[memo]
         except KeyError:
-            found = self.src.next_field(target, key, self.src.case_sensitive)
+            found = self._next_field(target, key)
             self._next[memo] = found
             self._keep.append(target)
             return found
+
+    def _next_field(self, target: Any, key: str) -> Any:
+        """``EnvSettingsSource.next_field`` (of the versions the fast builder mirrors, see
+        ``compat.FAST_BUILDER``) with one lookup table per model, not a scan of its fields
+        (each through ``_extract_field_info``) per variable."""
+        if not target:
+            return None
+        annotation = target.annotation if isinstance(target, FieldInfo) else target
+        origin = get_origin(annotation)
+        if isinstance(origin, type) and issubclass(origin, dict):
+            args = get_args(annotation)
+            return args[-1] if args else None
+        for member in get_args(annotation):
+            found = self._next_field(member, key)
+            if found:
+                return found
+        if annotation is not BaseModel and compat.is_model_or_dataclass(annotation):
+            table = self._tables.get(id(annotation))
+            if table is None:
+                table = self._tables[id(annotation)] = self._table(annotation)  # type: ignore[arg-type]
+                self._keep.append(annotation)
+            return table.get(key if self.src.case_sensitive else key.lower())
+        return None
+
+    def _table(self, model: type[Any]) -> dict[str, FieldInfo]:
+        cs = self.src.case_sensitive
+        config = compat.model_config_of(model)
+        table: dict[str, FieldInfo] = {}
+        # The first field (in order) that has the key as its name or one of its env names.
+        for name, info in compat.model_fields_of(model).items():
+            for _, env_name, _ in compat.extract_field_info(self.src, info, name, config):
+                for candidate in (name, env_name):
+                    table.setdefault(candidate if cs else candidate.lower(), info)
+        return table
 
     def field_is_complex(self, info: Any) -> tuple[bool, bool]:
         memo = id(info)
@@ -276,23 +376,15 @@ class _Builder:
 
     def needs_coercion(self, info: Any) -> bool:
         """Whether ``_coerce_env_val_strict`` could change a value for this field."""
-        from pydantic.fields import FieldInfo
-        from pydantic_settings.sources.utils import (
-            _get_field_annotation_and_metadata,
-            _literal_has_numeric_enum,
-            _union_has_strict_types,
-        )
-        from typing_inspection.introspection import is_union_origin
-
         memo = id(info)
         hit = self._coerce.get(memo)
         if hit is None:
             hit = False
             if isinstance(info, FieldInfo):
-                ann, _ = _get_field_annotation_and_metadata(info)
+                ann, _ = compat.field_annotation_and_metadata(info)
                 hit = bool(self.src.config.get("strict")) or bool(
-                    (is_union_origin(get_origin(ann)) and _union_has_strict_types(ann))
-                    or _literal_has_numeric_enum(ann)
+                    (compat.is_union(ann) and compat.union_has_strict_types(ann))
+                    or compat.literal_has_numeric_enum(ann)
                 )
             self._coerce[memo] = hit
             self._keep.append(info)
@@ -315,23 +407,15 @@ class _Builder:
 
     def replace_ci(self, info: Any, values: dict[str, Any]) -> dict[str, Any]:
         """``_replace_field_names_case_insensitively`` with a per-model lookup table."""
-        from pydantic_settings.sources.base import _is_model_or_dataclass
-        from pydantic_settings.sources.utils import (
-            _get_alias_names,
-            _get_model_config,
-            _get_model_fields,
-            _validate_by_alias_enabled,
-        )
-
         ann = self.unwrapped(info)
-        if not _is_model_or_dataclass(ann):
+        if not compat.is_model_or_dataclass(ann):
             return dict(values)
         table = self._ci_tables.get(id(ann))
         if table is None:
             table = {}
-            by_alias = _validate_by_alias_enabled(_get_model_config(ann))
-            for name, sub in _get_model_fields(ann).items():
-                aliases, _ = _get_alias_names(name, sub, validate_by_alias=by_alias)
+            by_alias = compat.validate_by_alias_enabled(compat.model_config_of(ann))
+            for name, sub in compat.model_fields_of(ann).items():
+                aliases = compat.alias_names(name, sub, by_alias=by_alias)
                 for alias in aliases:
                     table.setdefault(alias.lower(), (alias, sub))
             self._ci_tables[id(ann)] = table
@@ -343,7 +427,7 @@ class _Builder:
                 out[name] = value
                 continue
             key, sub = hit
-            if isinstance(value, dict) and _is_model_or_dataclass(self.unwrapped(sub)):
+            if isinstance(value, dict) and compat.is_model_or_dataclass(self.unwrapped(sub)):
                 out[key] = self.replace_ci(sub, value)
             else:
                 out[key] = value
@@ -362,8 +446,6 @@ class SchemaPlan:
     """Everything about a schema's variable names that does not depend on the environment."""
 
     def __init__(self, schema: type[BaseSettings]) -> None:
-        from pydantic_settings.sources.utils import _validate_by_name_enabled
-
         self.schema = schema
         self._builder = _Builder(schema)
         src = self._builder.src
@@ -372,13 +454,13 @@ class SchemaPlan:
         self.delimiter: str | None = src.env_nested_delimiter or None
         self.ignore_empty: bool = bool(src.env_ignore_empty)
         self.parse_none_str: str | None = src.env_parse_none_str
-        self._by_name = _validate_by_name_enabled(src.config)
-        self.exact = self._fast_builder_applies(schema)
+        self._by_name = compat.validate_by_name_enabled(src.config)
+        self.exact = compat.FAST_BUILDER and self._fast_builder_applies(schema)
 
         self._tops: list[_Top] = []
         self._prefix_owner: dict[str, list[tuple[int, str]]] = {}
         for name, info in schema.model_fields.items():
-            infos = src._extract_field_info(info, name)
+            infos = compat.extract_field_info(src, info, name)
             index = len(self._tops)
             self._tops.append(_Top(name, info, infos, _is_dict(info.annotation)))
             if self.delimiter:
@@ -390,9 +472,13 @@ class SchemaPlan:
         self.leaves: list[Leaf] = []
         self.sections: dict[str, tuple[str, ...]] = {}  # normalised section var -> path
         self.known: set[str] = set()
-        self.open_prefixes: list[str] = []
         self.by_keys: dict[tuple[str, ...], Leaf] = {}
         self._walk()
+        cfg = schema.model_config
+        # pydantic-settings: split(delimiter, (env_nested_max_split or 0) - 1).
+        self._maxsplit = int(cfg.get("env_nested_max_split") or 0) - 1
+        self._below_memo: dict[tuple[int, str], tuple[Any, ...] | None] = {}
+        self._keep: list[Any] = []  # keeps memo keys' objects alive (ids stay unique)
         self._norm_index: dict[str, str] = {}
         self._token_index: dict[str, set[str]] = {}
         for leaf in self.leaves:
@@ -400,6 +486,7 @@ class SchemaPlan:
             for tok in set(_tokens(leaf.variable)):
                 self._token_index.setdefault(tok, set()).add(leaf.variable)
         self._top_leaves = [leaf.variable for leaf in self.leaves if not leaf.section]
+        self._top_lengths = {len(v) for v in self._top_leaves}
         self._section_names = {self._display(k): v for k, v in self.sections.items() if len(v) == 1}
 
     # -- names -------------------------------------------------------------------------
@@ -439,15 +526,6 @@ class SchemaPlan:
         return not has_alias_path(schema, set())
 
     def _walk(self) -> None:
-        from pydantic_settings.sources.utils import (
-            _get_alias_names,
-            _get_model_config,
-            _get_model_fields,
-            _validate_by_alias_enabled,
-            _validate_by_name_enabled,
-        )
-
-        src = self._builder.src
         delim = self.delimiter
 
         def visit(  # noqa: PLR0917 - a local recursive helper
@@ -467,18 +545,16 @@ class SchemaPlan:
                 for n in names:
                     self.sections.setdefault(n, path)
                 for model in members:
-                    config = _get_model_config(model)
-                    by_alias = _validate_by_alias_enabled(config)
-                    by_name = _validate_by_name_enabled(config)
-                    for sub_name, sub in _get_model_fields(model).items():
-                        aliases, _ = _get_alias_names(
-                            sub_name, sub, validate_by_alias=by_alias, populate_by_name=by_name
+                    config = compat.model_config_of(model)
+                    by_alias = compat.validate_by_alias_enabled(config)
+                    by_name = compat.validate_by_name_enabled(config)
+                    for sub_name, sub in compat.model_fields_of(model).items():
+                        aliases = compat.alias_names(
+                            sub_name, sub, by_alias=by_alias, by_name=by_name
                         )
+                        # A nested field's env names are its name and aliases (what
+                        # _extract_field_info gives for it, at a fraction of the cost).
                         segs = {self.norm(sub_name)}
-                        segs.update(
-                            self.norm(env)
-                            for _, env, _ in src._extract_field_info(sub, sub_name, config)
-                        )
                         segs.update(self.norm(a) for a in aliases)
                         child_names = [n + delim + s for n in names for s in sorted(segs)]  # type: ignore[operator]
                         canonical = aliases[0] if aliases else sub_name
@@ -507,8 +583,6 @@ class SchemaPlan:
             self.leaves.append(leaf)
             for kv in keys_variants:
                 self.by_keys.setdefault(kv, leaf)
-            if delim and _is_dict(info.annotation):
-                self.open_prefixes.extend(n + delim for n in names)
 
         for top in self._tops:
             names = [env for _, env, _ in top.infos]
@@ -530,25 +604,38 @@ class SchemaPlan:
         return None, parts
 
     # -- the fast builder -----------------------------------------------------------------
-    def parse_env(self, env: Mapping[str, str]) -> dict[str, Any]:
-        from pydantic_settings.sources.utils import parse_env_vars
-
+    def parse_env(
+        self, env: Mapping[str, str], normalised: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """pydantic-settings' ``parse_env_vars``; ``normalised`` (normalised name -> name, as
+        :meth:`normalise` gives) saves a pass over the environment in the common case."""
+        if normalised is not None and not self.ignore_empty and self.parse_none_str is None:
+            # parse_env_vars without its two options: names normalised, the last one wins.
+            return {n: env[k] for n, k in normalised.items()}
         return dict(
-            parse_env_vars(env, self.case_sensitive, self.ignore_empty, self.parse_none_str)
+            compat.parse_env_vars(env, self.case_sensitive, self.ignore_empty, self.parse_none_str)
         )
 
-    def build(self, env: Mapping[str, str]) -> tuple[dict[str, Any], list[JsonValueError]]:
+    def normalise(self, env: Iterable[str]) -> dict[str, str]:
+        """Normalised name -> the name as spelled in ``env`` (the last spelling wins)."""
+        if self.case_sensitive:
+            return {k: k for k in env}
+        return {k.lower(): k for k in env}
+
+    def build(
+        self, env: Mapping[str, str], normalised: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, Any], list[JsonValueError]]:
         """The input dict pydantic-settings' EnvSettingsSource would produce for ``env``, and
         the variables whose JSON could not be decoded (pydantic-settings stops at the first,
         with a SettingsError; we report each by name and drop it)."""
         if not self.exact:
             return self._build_reference(env)
-        from pydantic._internal._utils import deep_update
-        from pydantic_settings.sources.types import EnvNoneType
+        deep_update = compat.deep_update
+        EnvNoneType = compat.EnvNoneType  # noqa: N806 - the class, under its own name
 
         b = self._builder
         src = b.src
-        env_vars = self.parse_env(env)
+        env_vars = self.parse_env(env, normalised)
         delim = self.delimiter
         routed: dict[int, list[tuple[str, Any, list[str]]]] = {}
         if delim:
@@ -573,7 +660,9 @@ class SchemaPlan:
             is_dict = top.is_dict
             result: dict[str, Any] = {}
             for name, env_val, matched in routed.get(index, ()):
-                prefix = next(p for p in order if p in matched)
+                for prefix in order:  # the first of the field's names that matched
+                    if prefix in matched:
+                        break
                 *keys, last_key = name[len(prefix) :].split(delim)
                 env_var: Any = result
                 target: Any = top.info
@@ -651,14 +740,12 @@ class SchemaPlan:
         return data, errors
 
     def _decode_leaf(self, target: Any, parent: Any, last_key: str, env_val: Any) -> Any:
-        from pydantic_settings.sources.utils import _annotation_is_complex
-
         b = self._builder
         src = b.src
         if _is_fieldinfo(target):
             is_complex, allow_failure = b.field_is_complex(target)
         elif target:
-            is_complex = _annotation_is_complex(target, [], src._init_state)
+            is_complex = compat.annotation_is_complex(target, [], getattr(src, "_init_state", None))
             allow_failure = True
             if not is_complex and src._raw_union_is_complex(target):
                 return src._decode_union_value(last_key, parent, env_val)
@@ -686,9 +773,7 @@ class SchemaPlan:
 
         class _Given(EnvSettingsSource):
             def _load_env_vars(self) -> Mapping[str, str | None]:
-                from pydantic_settings.sources.utils import parse_env_vars
-
-                return parse_env_vars(
+                return compat.parse_env_vars(
                     values, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
                 )
 
@@ -700,40 +785,115 @@ class SchemaPlan:
             name = match.group(1) if match else "?"
         return {}, [JsonValueError(self._display(self.prefix + name), (name,))]
 
+    def dotenv_extras(self, values: Mapping[str, str]) -> dict[str, Any]:
+        """What pydantic-settings' ``DotEnvSettingsSource`` adds for ``values`` (a dotenv
+        file's) beyond the fields: the variables no field reads, keyed as it keys them."""
+        from pydantic_settings import DotEnvSettingsSource, SettingsError
+
+        given = dict(values)
+
+        class _Given(DotEnvSettingsSource):
+            def _load_env_vars(self) -> Mapping[str, str | None]:
+                return compat.parse_env_vars(
+                    given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+                )
+
+        try:
+            data = _Given(self.schema, env_file=None)()
+        except SettingsError:
+            return {}  # a value's bad JSON: the environment source reports it by name
+        fields = {k for top in self._tops for k, _, _ in top.infos} | {t.name for t in self._tops}
+        return {k: v for k, v in data.items() if k not in fields}
+
     # -- unknown names ---------------------------------------------------------------------
-    def find_unknown(self, env: Iterable[str]) -> list[Unknown]:
-        """Variables that belong to the schema's namespace but map to no field."""
+    def find_unknown(
+        self, env: Iterable[str], normalised: Mapping[str, str] | None = None
+    ) -> list[Unknown]:
+        """Variables that belong to the schema's namespace but map to no field.
+        ``normalised``: :meth:`normalise` of ``env``, if already at hand."""
         out: list[Unknown] = []
         norm_prefix = self.norm(self.prefix)
         section_prefixes = (
             tuple(n + self.delimiter for n in self.sections) if self.delimiter else ()
         )
-        open_prefixes = tuple(self.open_prefixes)
-        for name in env:
-            n = self.norm(name)
-            if n in self.known or (open_prefixes and n.startswith(open_prefixes)):
+        # This loop sees every variable of the process: keep the common path cheap.
+        known = self.known
+        delim = self.delimiter
+        pairs = (normalised if normalised is not None else self.normalise(env)).items()
+        for n, name in pairs:
+            if n in known:
+                continue
+            read = self.reads(n) if delim and delim in n else None
+            if read:
                 continue
             if norm_prefix and n.startswith(norm_prefix):
                 out.append(Unknown(name, self.suggest(name), "prefix"))
-            elif section_prefixes and n.startswith(section_prefixes):
+            elif read is False or (section_prefixes and n.startswith(section_prefixes)):
                 out.append(Unknown(name, self.suggest(name), "section"))
-            elif name.upper() not in _SYSTEM_VARS:
+            elif name.upper() not in _NEVER_TYPOS:
                 similar = self._similar(name)
                 if similar:
                     out.append(Unknown(name, similar, "similar"))
         return out
 
+    def reads(self, name: str) -> bool | None:
+        """Whether pydantic-settings would read the (normalised) nested variable ``name``
+        into a field: ``EnvSettingsSource.explode_env_vars`` puts every ``TOP<delim>a<delim>b``
+        into the input dict at ``top.a.b``; the value reaches a field when each key is a
+        field of the model there (a pydantic model or dataclass, a stdlib dataclass, a
+        TypedDict), any key of a dict, any member of a union, or anything below a type that
+        is not fully known (``Any``, a forward reference, ``extra="allow"``).
+
+        ``None`` when the name is under no field at all."""
+        delim = self.delimiter
+        if not delim:
+            return None
+        owned: bool | None = None
+        pos = name.find(delim)
+        while pos >= 0:
+            for index, prefix in self._prefix_owner.get(name[:pos], ()):
+                owned = False
+                rest = name[len(prefix) :]
+                keys = rest.split(delim, self._maxsplit) if rest else []
+                if keys and self._accepts(self._tops[index].info.annotation, keys, 0):
+                    return True
+            pos = name.find(delim, pos + 1)
+        return owned
+
+    def _accepts(self, annotation: Any, keys: list[str], depth: int) -> bool:
+        if depth == len(keys):
+            return True
+        below = self._below(annotation, keys[depth])
+        if below is None:
+            return True
+        return any(self._accepts(sub, keys, depth + 1) for sub in below)
+
+    def _below(self, annotation: Any, key: str) -> tuple[Any, ...] | None:
+        """The annotations ``key`` leads to under ``annotation``: ``()`` when no field takes
+        it, ``None`` when anything is accepted (an open or not fully known type)."""
+        memo = (id(annotation), key)
+        try:
+            return self._below_memo[memo]
+        except KeyError:
+            pass
+        found = _below(annotation, key, self.case_sensitive)
+        self._below_memo[memo] = found
+        self._keep.append(annotation)
+        return found
+
     def _similar(self, name: str) -> tuple[str, ...]:
         """Declared names ``name`` is probably a misspelling of (empty if unrelated)."""
         upper = name.upper()
+        low = name.lower()
         hits: list[tuple[float, str]] = []
-        norm = upper.replace("_", "").lower()
-        exact = self._norm_index.get(norm)
+        exact = self._norm_index.get(low.replace("_", ""))
         if exact is not None:
             hits.append((1.0, exact))
-        toks = [t for t in name.lower().split("_") if t]
         index = self._token_index
-        if len(toks) >= 2 and all(t in index for t in toks):
+        toks = low.split("_")
+        if "" in toks:
+            toks = [t for t in toks if t]
+        if len(toks) >= 2 and toks[0] in index and all(t in index for t in toks):
             sets = [index[t] for t in toks]
             if sets:
                 common = set.intersection(*sets)
@@ -742,15 +902,18 @@ class SchemaPlan:
                     hits.append((0.9 - 0.02 * extra, var))
         if self.delimiter and self.delimiter in upper:
             head, _, rest = upper.partition(self.delimiter)
-            for section in difflib.get_close_matches(head, self._section_names, n=2, cutoff=0.8):
+            for section in _difflib().get_close_matches(head, self._section_names, n=2, cutoff=0.8):
                 hits.extend((0.85 * r, var) for r, var in self._rank(section, rest))
-        elif len(upper) >= 4:
-            # Cheap length filter first: this runs for every unrelated variable.
+        elif (
+            len(upper) >= 4
+            and self._top_lengths
+            and not self._top_lengths.isdisjoint(range(len(upper) - 2, len(upper) + 3))
+        ):
+            # Length filter first: this runs for every unrelated variable.
             tops = [v for v in self._top_leaves if abs(len(v) - len(upper)) <= 2]
-            if tops:
-                for var in difflib.get_close_matches(upper, tops, n=2, cutoff=0.85):
-                    hits.append((0.8, var))
-        return _best(hits)
+            for var in _difflib().get_close_matches(upper, tops, n=2, cutoff=0.85):
+                hits.append((0.8, var))
+        return _best(hits) if hits else ()
 
     def _rank(self, section_var: str, rest: str) -> list[tuple[float, str]]:
         """Leaves under ``section_var`` ranked by how well their remaining name matches
@@ -762,7 +925,7 @@ class SchemaPlan:
         out: list[tuple[float, str]] = []
         for var in cands:
             tail = var[len(start) :]
-            score = difflib.SequenceMatcher(None, rest, tail).ratio()
+            score = _difflib().SequenceMatcher(None, rest, tail).ratio()
             tail_l = tail.lower()
             if tail_l in syn:
                 score = max(score, 0.9)
@@ -779,7 +942,7 @@ class SchemaPlan:
             section, _, rest = upper.rpartition(self.delimiter)
             if self.norm(section) in self.sections:
                 hits.extend(self._rank(section, rest))
-        for var in difflib.get_close_matches(
+        for var in _difflib().get_close_matches(
             upper, [leaf.variable for leaf in self.leaves], 3, 0.6
         ):
             hits.append((0.7, var))
@@ -799,23 +962,86 @@ def _best(hits: list[tuple[float, str]], *, cutoff: float = 0.0, n: int = 3) -> 
     return tuple(var for var, score in ranked[:n] if score >= top - 0.1)
 
 
-def _is_fieldinfo(obj: Any) -> bool:
-    from pydantic.fields import FieldInfo
+_CLOSED_ORIGINS = (list, tuple, set, frozenset)
 
+
+def _below(annotation: Any, key: str, case_sensitive: bool) -> tuple[Any, ...] | None:
+    """See :meth:`SchemaPlan._below` (uncached)."""
+    ann = compat.strip_annotated(annotation)
+    if ann is Any or ann is object or isinstance(ann, (str, typing.ForwardRef, typing.TypeVar)):
+        return None
+    if compat.is_union(ann):
+        out: list[Any] = []
+        for member in get_args(ann):
+            sub = _below(member, key, case_sensitive)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return tuple(out)
+    origin = get_origin(ann)
+    if ann is dict or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        args = get_args(ann)
+        return (args[-1],) if args else None
+    if origin is typing.Literal or (
+        isinstance(origin, type) and issubclass(origin, _CLOSED_ORIGINS)
+    ):
+        return ()
+    want = key if case_sensitive else key.lower()
+
+    def same(name: str) -> bool:
+        return (name if case_sensitive else name.lower()) == want
+
+    if compat.is_model_or_dataclass(ann):
+        config = compat.model_config_of(ann)
+        by_alias = compat.validate_by_alias_enabled(config)
+        by_name = compat.validate_by_name_enabled(config)
+        hits = tuple(
+            info.annotation
+            for name, info in compat.model_fields_of(ann).items()
+            if same(name)
+            or any(
+                same(a) for a in compat.alias_names(name, info, by_alias=by_alias, by_name=by_name)
+            )
+        )
+        return None if not hits and config.get("extra") == "allow" else hits
+    if isinstance(ann, type) and (compat.stdlib_dataclass_fields(ann) or is_typeddict(ann)):
+        try:
+            hints = typing.get_type_hints(ann)
+        except (NameError, TypeError):  # not fully defined: accept rather than refuse
+            return None
+        names = compat.stdlib_dataclass_fields(ann) or tuple(hints)
+        return tuple(hints.get(n, Any) for n in names if same(n))
+    if isinstance(ann, type) or origin is not None:
+        return ()  # a scalar or a container read as one value (JSON)
+    return None
+
+
+def _difflib() -> Any:
+    # Only suggestions need it: not imported on an application's start-up path otherwise.
+    import difflib
+
+    return difflib
+
+
+def _is_fieldinfo(obj: Any) -> bool:
     return isinstance(obj, FieldInfo)
 
 
-_plans: weakref.WeakKeyDictionary[type[Any], SchemaPlan] = weakref.WeakKeyDictionary()
+_PLAN_ATTR = "__secretsafe_plan__"
 _plans_lock = threading.Lock()
 
 
 def plan_for(schema: type[BaseSettings]) -> SchemaPlan:
-    """The (cached) plan of a schema class."""
-    plan = _plans.get(schema)
+    """The (cached) plan of a schema class.
+
+    Kept in the class's own ``__dict__`` (not inherited by subclasses): the plan refers to
+    its class, so a cache keyed by the class, even a weak one, would keep every class passed
+    to ``load()`` alive; a class <-> plan cycle is collected with the class."""
+    plan = schema.__dict__.get(_PLAN_ATTR)
     if plan is None:
         with _plans_lock:
-            plan = _plans.get(schema)
+            plan = schema.__dict__.get(_PLAN_ATTR)
             if plan is None:
                 plan = SchemaPlan(schema)
-                _plans[schema] = plan
+                type.__setattr__(schema, _PLAN_ATTR, plan)
     return plan
