@@ -198,6 +198,12 @@ def test_mapping_push_pull_diff(
     assert decrypt_file(apps / "app3.env.enc").reveal() == {"TOKEN": f"{CANARY}-3", "N": "3"}
 
 
+def _ctrl_c_reaches_python() -> None:
+    # A job started in the background by a non-interactive shell (as CI may run the suite)
+    # inherits SIGINT ignored, and Python then leaves it ignored: give the child the default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_dev_server_command_prints_exports_and_stops(isolated_env: Path, sig: int) -> None:
     proc = subprocess.Popen(
@@ -206,6 +212,7 @@ def test_dev_server_command_prints_exports_and_stops(isolated_env: Path, sig: in
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "HOME": str(isolated_env)},
+        preexec_fn=_ctrl_c_reaches_python,  # noqa: PLW1509 - sets one signal disposition
     )
     try:
         assert proc.stdout is not None
