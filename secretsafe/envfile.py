@@ -44,13 +44,14 @@ __all__ = [
     "list_recipients",
     "remove_recipients",
     "render",
+    "resolve_format",
     "rotate",
     "set_value",
     "unset_value",
     "write_plaintext",
 ]
 
-OutputFormat = Literal["dotenv", "json", "sops"]
+OutputFormat = Literal["auto", "dotenv", "json", "sops"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,10 +92,25 @@ def dump_plain(items: Sequence[Item]) -> str:
     )
 
 
+def resolve_format(doc: Document, fmt: OutputFormat) -> OutputFormat:
+    """``fmt``, with ``auto`` made ``dotenv`` when every name is one a ``.env`` file can hold,
+    else ``json``: sops accepts any key without ``=`` (``has space``, ``1ABC``, ``a:b``,
+    non-ASCII), and such a file must still decrypt."""
+    if fmt != "auto":
+        return fmt
+    from secretsafe.dotenv import is_valid_name
+    from secretsafe.sops.model import Entry
+
+    names_ok = all(is_valid_name(i.key) for i in doc.items if isinstance(i, Entry))
+    return "dotenv" if names_ok else "json"
+
+
 def render(doc: Document, *, fmt: OutputFormat = "dotenv") -> str:
     """The decrypted document as text: ``dotenv`` (quoted so any .env reader gets the exact
-    values), ``json`` (an object of names to values), or ``sops`` (what ``sops decrypt``
-    prints: one ``KEY=value`` a line, newlines as ``\\n``)."""
+    values), ``json`` (an object of names to values), ``sops`` (what ``sops decrypt``
+    prints: one ``KEY=value`` a line, newlines as ``\\n``), or ``auto`` (see
+    :func:`resolve_format`)."""
+    fmt = resolve_format(doc, fmt)
     if fmt == "dotenv":
         return dump_plain(doc.items)
     if fmt == "json":
@@ -158,10 +174,9 @@ def decrypt_document(
     path: str | os.PathLike[str], *, backend: str = "auto"
 ) -> tuple[str, Document]:
     """The file's encrypted text and its decrypted document."""
-    from secretsafe.files import read_text
-    from secretsafe.sops import decrypt_text
+    from secretsafe.sops import decrypt_text, read_encrypted
 
-    text = read_text(path, what="sops-encrypted .env file")
+    text = read_encrypted(path)
     return text, decrypt_text(text, path=path, backend=backend)
 
 
@@ -171,16 +186,35 @@ def write_plaintext(
     *,
     fmt: OutputFormat = "dotenv",
     backend: str = "auto",
-) -> None:
-    """Decrypt ``path`` and write the plaintext to ``dst`` (atomic, mode 0600)."""
+) -> OutputFormat:
+    """Decrypt ``path`` and write the plaintext to ``dst`` (atomic, mode 0600); the format
+    written (``auto`` resolved)."""
     from secretsafe.files import atomic_write
 
     _, doc = decrypt_document(path, backend=backend)
+    fmt = resolve_format(doc, fmt)
     atomic_write(dst, render(doc, fmt=fmt), mode=0o600)
+    return fmt
 
 
 # ---------------------------------------------------------------------------------------------
 # Changes that re-encrypt
+
+
+def _decrypt_for_change(path: str | os.PathLike[str], *, backend: str) -> Document:
+    """The document of a sops dotenv file about to be changed. A sops JSON or YAML file is
+    read (its nested values flattened) but not rewritten here: written back as dotenv it would
+    lose its structure."""
+    from secretsafe.sops import is_encrypted
+
+    text, doc = decrypt_document(path, backend=backend)
+    if not is_encrypted(text):
+        raise UnsupportedError(
+            f"{path}: a sops JSON or YAML file; secretsafe reads it but changes only sops "
+            "dotenv files",
+            hint=f"change it with: sops edit {path}",
+        )
+    return doc
 
 
 def _reencrypt(
@@ -230,7 +264,7 @@ def edit_file(
     """
     import shlex
 
-    _, doc = decrypt_document(path, backend=backend)
+    doc = _decrypt_for_change(path, backend=backend)
     command = editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     if not editor and not _at_terminal():
         raise UsageError(
@@ -380,7 +414,7 @@ def set_value(path: str | os.PathLike[str], key: str, value: str, *, backend: st
     from secretsafe.sops.model import Entry
 
     _check_key(key)
-    _, doc = decrypt_document(path, backend=backend)
+    doc = _decrypt_for_change(path, backend=backend)
     items = list(doc.items)
     new = True
     for index, item in enumerate(items):
@@ -399,7 +433,7 @@ def unset_value(path: str | os.PathLike[str], key: str, *, backend: str = "auto"
     """Remove ``key`` from the file; a key that is not there is a :class:`UsageError`."""
     from secretsafe.sops.model import Entry
 
-    _, doc = decrypt_document(path, backend=backend)
+    doc = _decrypt_for_change(path, backend=backend)
     items = [i for i in doc.items if not (isinstance(i, Entry) and i.key == key)]
     if len(items) == len(doc.items):
         from secretsafe.dotenv import shown_name
@@ -411,7 +445,7 @@ def unset_value(path: str | os.PathLike[str], key: str, *, backend: str = "auto"
 @exclusive
 def rotate(path: str | os.PathLike[str], *, backend: str = "auto") -> None:
     """Re-encrypt every value under a new random data key (same recipients and rules)."""
-    _, doc = decrypt_document(path, backend=backend)
+    doc = _decrypt_for_change(path, backend=backend)
     _reencrypt(path, doc, doc.items, backend=backend)
 
 
@@ -435,7 +469,7 @@ def add_recipients(
     """Re-encrypt for the current recipients plus ``recipients`` (added to key group
     ``group``). Returns the recipients actually added (those not already there)."""
     wanted = _checked_recipients(recipients) or []
-    _, doc = decrypt_document(path, backend=backend)
+    doc = _decrypt_for_change(path, backend=backend)
     groups = [list(g.age) for g in doc.metadata.key_groups]
     if not 0 <= group < len(groups):
         raise UsageError(f"{path}: has no key group {group + 1} (it has {len(groups)})")
@@ -456,7 +490,7 @@ def remove_recipients(
 
     # Refuses an age *secret* key passed by mistake, without echoing it.
     recipients = [validate_recipient(r) for r in recipients]
-    _, doc = decrypt_document(path, backend=backend)
+    doc = _decrypt_for_change(path, backend=backend)
     groups = [list(g.age) for g in doc.metadata.key_groups]
     present = {r for g in groups for r in g}
     missing = [r for r in recipients if r not in present]
@@ -492,12 +526,11 @@ def _checked_recipients(recipients: Sequence[str] | None) -> list[str] | None:
 
 
 def _check_representable(items: Sequence[Item], path: str | os.PathLike[str]) -> None:
-    from secretsafe import dotenv
-    from secretsafe.sops.model import Entry
+    """The sops dotenv store's key and value rules (one place for every command and backend),
+    with the file's path in the message."""
+    from secretsafe.sops.stores.dotenv import check_items
 
-    for item in items:
-        if isinstance(item, Entry):
-            try:
-                dotenv.check_sops_representable(item.key, item.value)
-            except FormatError as exc:
-                raise FormatError(f"{path}: {exc.message}", hint=exc.hint) from None
+    try:
+        check_items(items)
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc.message}", hint=exc.hint) from None

@@ -101,13 +101,14 @@ def read_bytes(path: str | os.PathLike[str], *, what: str = "file") -> bytes:
             raise _read_error(p, exc, what) from None
 
 
-def read_text(path: str | os.PathLike[str], *, what: str = "file") -> str:
-    """Read a UTF-8 text file (a BOM is dropped); invalid UTF-8 is a :class:`FileError`."""
+def read_text(path: str | os.PathLike[str], *, what: str = "file", keep_bom: bool = False) -> str:
+    """Read a UTF-8 text file (a BOM is dropped unless ``keep_bom``: in a sops file it is part
+    of the first key); invalid UTF-8 is a :class:`FileError`."""
     data = read_bytes(path, what=what)
     if b"\x00" in data:
         raise FileError(f"{path}: contains NUL bytes, not a text {what}")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8" if keep_bom else "utf-8-sig")
     except UnicodeDecodeError as exc:
         # The offset is safe to show; the bytes are not.
         raise FileError(

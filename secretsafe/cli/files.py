@@ -59,23 +59,36 @@ def encrypt(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["dotenv", "json", "sops"]),
-    default="dotenv",
+    type=click.Choice(["auto", "dotenv", "json", "sops"]),
+    default="auto",
     show_default=True,
-    help="dotenv: quoted .env; json: an object; sops: what `sops decrypt` prints.",
+    help="dotenv: quoted .env; json: an object; sops: what `sops decrypt` prints; "
+    "auto: dotenv, or json when a name cannot be written in a .env file.",
 )
 @_backend_option
 def decrypt(file: str, output: str | None, fmt: str, backend: str) -> None:
     """Decrypt FILE (default .env.enc) to stdout, or to DST with -o."""
-    from secretsafe.envfile import decrypt_document, render, write_plaintext
+    from secretsafe.envfile import decrypt_document, render, resolve_format, write_plaintext
 
     if output is not None:
-        write_plaintext(file, output, fmt=fmt, backend=backend)  # type: ignore[arg-type]
+        written = write_plaintext(file, output, fmt=fmt, backend=backend)  # type: ignore[arg-type]
+        _note_json_fallback(file, fmt, written)
         click.echo(f"decrypted {file} -> {output} (mode 0600)", err=True)
         return
     _, doc = decrypt_document(file, backend=backend)
-    sys.stdout.write(render(doc, fmt=fmt))  # type: ignore[arg-type]
+    chosen = resolve_format(doc, fmt)  # type: ignore[arg-type]
+    _note_json_fallback(file, fmt, chosen)
+    sys.stdout.write(render(doc, fmt=chosen))
     sys.stdout.flush()
+
+
+def _note_json_fallback(file: str, asked: str, chosen: str) -> None:
+    if asked == "auto" and chosen == "json":
+        click.echo(
+            f"{file}: a variable name cannot be written in a .env file (sops allows any name "
+            "without '='); printed as JSON",
+            err=True,
+        )
 
 
 @click.command()

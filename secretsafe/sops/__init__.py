@@ -1,4 +1,6 @@
-"""SOPS dotenv files: the facade every other layer uses.
+"""SOPS files: the facade every other layer uses. Dotenv files are read and written; JSON and
+YAML files are read, their nested values flattened into ``SECTION__FIELD`` variables
+(:mod:`secretsafe.sops.flatten`), so ``run``, ``load``, ``check`` and ``vault push`` take them.
 
 Two backends implement it: ``native`` (in-process: pyrage + AES-256-GCM, no binary needed,
 about 1 ms) and ``sops`` (the real sops binary as a subprocess, for key types only sops can
@@ -96,17 +98,22 @@ def decrypt_text(
 
     chosen = resolve_backend(backend)
     where = os.fspath(path) if path is not None else None
-    if not native.is_encrypted(text):
+    nested = None if native.is_encrypted(text) else _nested_store(text)
+    if nested is None and not native.is_encrypted(text):
         raise _not_sops_dotenv(text, where)
     if identities is None:
         from secretsafe.keys import discover
 
         identities = discover()
     idents = list(identities)
+    if nested is not None:
+        return _decrypt_nested(text, idents, where, chosen, nested)
     if chosen == "sops":
         return _binary_decrypt(text, idents, where)
+    from secretsafe.sops.backends import backend_named
+
     try:
-        return native.decrypt(text, [i.to_pyrage() for i in idents], path=where)
+        return backend_named("native").decrypt(text, idents, path=where)
     except native.NativeUnsupported as exc:
         if chosen == "native":
             raise
@@ -123,9 +130,76 @@ def decrypt_text(
     return _fallback(reason, lambda: _binary_decrypt(text, idents, where))
 
 
+def _nested_store(text: str) -> str | None:
+    """``json`` or ``yaml`` for a sops file of that format, else None."""
+    if text.lstrip().startswith("{"):
+        from secretsafe.sops.stores import json as json_store
+
+        return "json" if json_store.is_encrypted(text) else None
+    from secretsafe.sops.stores import yaml as yaml_store
+
+    return "yaml" if yaml_store.is_encrypted(text) else None
+
+
+def _decrypt_nested(
+    text: str, identities: Sequence[Identity], where: str | None, chosen: str, store: str
+) -> Document:
+    """A sops JSON or YAML file, its nested values flattened into variables
+    (:mod:`secretsafe.sops.flatten`)."""
+    from secretsafe.sops import native
+    from secretsafe.sops.flatten import flatten
+    from secretsafe.sops.model import Document
+
+    if chosen != "sops":
+        try:
+            pyrage_ids = [i.to_pyrage() for i in identities]
+            tree, metadata = native.decrypt_tree(text, pyrage_ids, path=where, store=store)
+        except native.NativeUnsupported as exc:
+            if chosen == "native":
+                raise
+            reason: UnsupportedError = exc
+        else:
+            return Document(items=tuple(flatten(tree, path=where)), metadata=metadata)
+    else:
+        reason = UnsupportedError("--backend sops")
+
+    def run_binary() -> Document:
+        from secretsafe.sops import binary
+        from secretsafe.sops.metadata import NativeUnsupported
+        from secretsafe.sops.model import Metadata, Rules
+        from secretsafe.sops.stores import json as json_store
+
+        # sops prints JSON for both: exact strings; numbers lose the int/float distinction
+        # YAML had (5432 and 5432.0 print alike), a limit of sops' plaintext output.
+        plain = binary.decrypt(
+            text, identities=[i.reveal() for i in identities], path=where, fmt=store, output="json"
+        )
+        tree = json_store.parse_plain(plain, where, ints=store == "yaml")
+        try:
+            metadata = native.parse_metadata_of(_nested_meta(text, where, store), path=where)
+        except NativeUnsupported:
+            metadata = Metadata(
+                key_groups=(), shamir_threshold=None, lastmodified="", rules=Rules(), version=""
+            )
+        return Document(items=tuple(flatten(tree, path=where)), metadata=metadata)
+
+    return run_binary() if chosen == "sops" else _fallback(reason, run_binary)
+
+
+def _nested_meta(text: str, where: str | None, store: str) -> dict[str, str]:
+    if store == "json":
+        from secretsafe.sops.stores.json import load
+
+        return load(text, where)[1]
+    from secretsafe.sops.stores.yaml import load_metadata
+
+    return load_metadata(text, where)
+
+
 def _not_sops_dotenv(text: str, where: str | None) -> FormatError:
-    """The error for a file without sops dotenv metadata; it names the format of a sops YAML,
-    JSON or INI file, which the user would otherwise be told to encrypt again."""
+    """The error for a file without sops metadata secretsafe reads; it names the format of a
+    sops INI file (or a JSON/YAML one not in the form sops writes), which the user would
+    otherwise be told to encrypt again."""
     import re
 
     name = where or "<input>"
@@ -136,7 +210,8 @@ def _not_sops_dotenv(text: str, where: str | None) -> FormatError:
     ):
         if re.search(pattern, text, re.MULTILINE):
             return FormatError(
-                f"{name}: a sops {fmt} file; secretsafe reads sops dotenv files only",
+                f"{name}: a sops {fmt} file secretsafe cannot read (it reads sops dotenv files, "
+                "and JSON and YAML files as sops writes them)",
                 hint=f"decrypt it with: sops decrypt {name}",
             )
     return FormatError(
@@ -151,28 +226,22 @@ def decrypt_file(
     backend: str = "auto",
 ) -> SecretValues:
     """Read and decrypt a SOPS dotenv file; the values, in file order, masked in reprs."""
-    from secretsafe.files import read_text
-
-    text = read_text(path, what="sops-encrypted .env file")
+    text = read_encrypted(path)
     return decrypt_text(text, identities=identities, path=path, backend=backend).values
 
 
-def _binary_decrypt(text: str, identities: Sequence[Identity], where: str | None) -> Document:
-    from secretsafe.sops import binary, native
-    from secretsafe.sops.model import Document, Metadata, Rules
+def read_encrypted(path: str | os.PathLike[str]) -> str:
+    """The text of a sops file, byte for byte: a UTF-8 BOM there belongs to the first key
+    (sops encrypts it with it), so it is kept. Internal to secretsafe (not in ``__all__``)."""
+    from secretsafe.files import read_text
 
-    if not native.is_encrypted(text):
-        raise _not_sops_dotenv(text, where)
-    plaintext = binary.decrypt(text, identities=[i.reveal() for i in identities], path=where)
-    items = binary.parse_plaintext(plaintext)
-    try:
-        metadata = native.parse_metadata(text, path=where)
-    except UnsupportedError:
-        # Metadata the native reader does not know (a newer sops): sops itself was content.
-        metadata = Metadata(
-            key_groups=(), shamir_threshold=None, lastmodified="", rules=Rules(), version=""
-        )
-    return Document(items=items, metadata=metadata)
+    return read_text(path, what="sops-encrypted .env file", keep_bom=True)
+
+
+def _binary_decrypt(text: str, identities: Sequence[Identity], where: str | None) -> Document:
+    from secretsafe.sops.backends import backend_named
+
+    return backend_named("sops").decrypt(text, identities, path=where)
 
 
 def _fallback(reason: UnsupportedError, run: Callable[[], _T]) -> _T:
@@ -239,9 +308,10 @@ def encrypt_items(
     native_ok = rule is None or not rule.other_key_types
     if chosen != "sops" and native_ok:
         from secretsafe.sops import native
+        from secretsafe.sops.backends import backend_named
 
         try:
-            text = native.encrypt(
+            text = backend_named("native").encrypt(
                 items, key_groups=groups, shamir_threshold=shamir_threshold, rules=rules
             )
         except native.NativeUnsupported as exc:
@@ -297,40 +367,28 @@ def _binary_encrypt(
     where: str | None,
 ) -> str:
     from secretsafe.sops import binary
-    from secretsafe.sops.config import to_config_json
+    from secretsafe.sops.backends import backend_named
+    from secretsafe.sops.stores.dotenv import to_plaintext
 
-    plaintext = _plaintext(items)
     if rule is not None and rule.other_key_types:
         # Keys sops alone understands (KMS, PGP...): hand it the real config and let it match.
         return binary.encrypt(
-            plaintext,
+            to_plaintext(items),
             config="",
             path=rule.matched_path,
             config_path=str(rule.config_path),
         )
-    config = to_config_json(groups, shamir_threshold=shamir_threshold, rules=rules)
-    return binary.encrypt(plaintext, config=config, path=where)
-
-
-def _plaintext(items: Sequence[Item]) -> str:
-    from secretsafe.sops.native import to_sops_plaintext
-
-    return to_sops_plaintext(items)
+    return backend_named("sops").encrypt(
+        items, key_groups=groups, shamir_threshold=shamir_threshold, rules=rules, path=where
+    )
 
 
 def _check_representable(items: Sequence[Item]) -> None:
-    """What the sops binary would silently change or reject, refused with the key's name."""
-    from secretsafe.dotenv import check_sops_representable
-    from secretsafe.sops.model import Comment
-    from secretsafe.sops.native import check_items
+    """What the sops binary would silently change or reject, refused with the key's name: the
+    dotenv store's rules, the same for both backends."""
+    from secretsafe.sops.stores.dotenv import check_items
 
     check_items(items)
-    for item in items:
-        if isinstance(item, Comment):
-            if "\n" in item.text:
-                raise FormatError("a comment holds a newline, which sops dotenv cannot store")
-            continue
-        check_sops_representable(item.key, item.value)
 
 
 def _rule_for(paths: Sequence[str | os.PathLike[str]]) -> CreationRule | None:

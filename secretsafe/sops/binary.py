@@ -33,13 +33,16 @@ from secretsafe.errors import (
     SopsBinaryError,
     UnsupportedError,
 )
-from secretsafe.sops.model import Comment, Entry, Item
+from secretsafe.sops.model import Entry, Item
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MIN_VERSION",
     "SopsBinary",
     "child_env",
+    "decrypt",
+    "decrypt_items",
+    "encrypt",
     "find_binary",
     "find_binary_path",
     "parse_plaintext",
@@ -294,33 +297,34 @@ def translate_exit(
 
 
 def parse_plaintext(text: str) -> tuple[Item, ...]:
-    """Read sops' plaintext dotenv output (as its dotenv store writes it): ``#`` starts a
-    comment, the key is everything before the first ``=``, ``\\n`` in a value is a newline."""
-    items: list[Item] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line:
-            continue
-        if line.startswith("#"):
-            items.append(Comment(line[1:]))
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise FormatError(f"sops output line {number}: not KEY=VALUE")
-        items.append(Entry(key, value.replace("\\n", "\n")))
-    return tuple(items)
+    """Read sops' plaintext dotenv output (the dotenv store's reader; see
+    :func:`secretsafe.sops.stores.dotenv.parse_plaintext` for its one ambiguity)."""
+    from secretsafe.sops.stores.dotenv import parse_plaintext as _parse
+
+    return _parse(text)
 
 
-def decrypt(text: str, *, identities: Sequence[str], path: str | None = None) -> str:
-    """Decrypt a sops dotenv document; returns sops' plaintext dotenv output."""
+def decrypt(
+    text: str,
+    *,
+    identities: Sequence[str],
+    path: str | None = None,
+    output: str = "dotenv",
+    fmt: str = "dotenv",
+) -> str:
+    """Decrypt a sops document of format ``fmt``; returns sops' plaintext output of type
+    ``output`` (``fmt`` by default for JSON)."""
+    if fmt == "json":
+        output = fmt
     result = run_sops(
         [
             "--config",
             "/dev/null",
             "decrypt",
             "--input-type",
-            "dotenv",
+            fmt,
             "--output-type",
-            "dotenv",
+            output,
             "/dev/stdin",
         ],
         stdin=text.encode("utf-8"),
@@ -329,6 +333,45 @@ def decrypt(text: str, *, identities: Sequence[str], path: str | None = None) ->
     if result.returncode != 0:
         raise _metadata_aware(result, text=text, path=path, identities=identities)
     return result.stdout.decode("utf-8")
+
+
+def decrypt_items(
+    text: str, *, identities: Sequence[str], path: str | None = None
+) -> tuple[Item, ...]:
+    """The items of a sops dotenv document, decrypted by sops, exactly.
+
+    sops' dotenv output is ambiguous (a value holding a backslash followed by ``n`` prints like
+    a newline), its JSON output is not, so the values come from JSON. JSON has no comments and
+    prints numbers without their Go type (``42`` for the float sops prints as ``42.0``): only
+    when the file has comment lines or a value is not a string does a second call print the
+    dotenv form, whose lines give the comments and the text of those values.
+    """
+    from secretsafe.sops.stores.dotenv import split
+    from secretsafe.sops.stores.json import parse_plain
+
+    # Through the JSON store's parser: a decode error never carries the plaintext along.
+    tree = parse_plain(decrypt(text, identities=identities, path=path, output="json"), path)
+    pairs: list[tuple[str, object]] = list(tree)
+    has_comments = any(key is None for _, key, _ in split(text, path)[0])
+    if not has_comments and all(isinstance(v, str) for _, v in pairs):
+        return tuple(Entry(k, v) for k, v in pairs if isinstance(v, str))
+    lines = parse_plaintext(decrypt(text, identities=identities, path=path, output="dotenv"))
+    entries = [i for i in lines if isinstance(i, Entry)]
+    if [e.key for e in entries] != [k for k, _ in pairs]:
+        raise SopsBinaryError(
+            f"{path or '<input>'}: sops printed different keys as JSON and as dotenv",
+            hint="report this with the sops version (sops --version)",
+        )
+    values = iter(pairs)
+    items: list[Item] = []
+    for item in lines:
+        if isinstance(item, Entry):
+            _, value = next(values)
+            # Strings from JSON (exact); other scalars as the dotenv store prints them.
+            items.append(Entry(item.key, value) if isinstance(value, str) else item)
+        else:
+            items.append(item)
+    return tuple(items)
 
 
 def _metadata_aware(

@@ -249,7 +249,8 @@ def _rules(raw: dict[str, Any], where: str) -> Rules:
         raise ConfigError(f"{where}: mac_only_encrypted must be true or false")
     if not chosen:
         return Rules(mac_only_encrypted=mac_only)
-    return Rules(unencrypted_suffix=None, mac_only_encrypted=mac_only, **chosen)
+    # The chosen selector replaces the model's default suffix (it may be the suffix itself).
+    return Rules(**{"unencrypted_suffix": None, **chosen}, mac_only_encrypted=mac_only)
 
 
 def to_config_json(

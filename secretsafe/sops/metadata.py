@@ -30,6 +30,7 @@ __all__ = [
     "ParsedMetadata",
     "parse",
     "serialize",
+    "tokens",
 ]
 
 PREFIX = "sops_"
@@ -88,7 +89,7 @@ def _altered(path: str | None, what: str) -> IntegrityError:
     )
 
 
-def _tokens(name: str) -> list[str | int] | None:
+def tokens(name: str) -> list[str | int] | None:
     """``age__list_0__map_enc`` -> ``["age", 0, "enc"]`` (None if malformed)."""
     out: list[str | int] = []
     pos = 0
@@ -163,11 +164,11 @@ def parse(meta: dict[str, str], *, path: str | None = None) -> ParsedMetadata:
     scalars: dict[str, str] = {}
     nested: dict[str, dict[tuple[str | int, ...], str]] = {}
     for name, value in meta.items():
-        tokens = _tokens(name)
-        if tokens is None or not isinstance(tokens[0], str):
+        parts = tokens(name)
+        if parts is None or not isinstance(parts[0], str):
             raise _altered(path, f"line sops_{name} has a malformed name")
-        head = tokens[0]
-        if len(tokens) == 1:
+        head = parts[0]
+        if len(parts) == 1:
             if head not in _SCALARS:
                 if head in ("age", "key_groups", *_OTHER_TYPES):
                     raise _altered(path, f"field {head} is not a list")
@@ -179,7 +180,7 @@ def parse(meta: dict[str, str], *, path: str | None = None) -> ParsedMetadata:
         else:
             if head in _SCALARS:
                 raise _altered(path, f"field {head} is not a single value")
-            nested.setdefault(head, {})[tuple(tokens[1:])] = value
+            nested.setdefault(head, {})[tuple(parts[1:])] = value
 
     for required in ("lastmodified", "mac", "version"):
         if required not in scalars:

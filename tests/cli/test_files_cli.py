@@ -300,3 +300,35 @@ def test_edit_refuses_interactive_editor_without_terminal(work: Path, source: st
                 assert "--editor" in err, case
                 assert enc.read_bytes() == before, case
             assert CANARY not in err, case
+
+
+@pytest.mark.parametrize("backend", ["native", "sops"])
+def test_decrypt_key_names_sops_accepts(
+    work: Path, age_key: AgeKey, sops_bin: Path, sops_env: dict[str, str], backend: str
+) -> None:
+    """Names sops accepts but a .env file cannot hold (`foo ` from sops' own functional-test
+    file, a space, a leading digit, ':', non-ASCII) decrypt: as JSON, with a note (was exit 13);
+    --format sops prints exactly what sops decrypt prints."""
+    plain = f"foo ={CANARY}\nhas space=1\n1ABC=2\na:b=3\nключ=4\n"
+    (work / "odd.env").write_text(plain, encoding="utf-8")
+    made = subprocess.run(
+        [str(sops_bin), "encrypt", "--age", age_key.recipient, str(work / "odd.env")],
+        capture_output=True,
+        env=sops_env,
+        check=True,
+    )
+    (work / "odd.enc.env").write_bytes(made.stdout)
+    r = ss("decrypt", "--backend", backend, "odd.enc.env", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "printed as JSON" in r.stderr
+    assert CANARY not in r.stderr
+    by_sops = subprocess.run(
+        [str(sops_bin), "decrypt", "--output-type", "json", str(work / "odd.enc.env")],
+        capture_output=True,
+        text=True,
+        env=sops_env,
+        check=True,
+    ).stdout
+    assert json.loads(r.stdout) == json.loads(by_sops)
+    r = ss("decrypt", "--backend", backend, "--format", "sops", "odd.enc.env", cwd=work)
+    assert (r.returncode, r.stdout) == (0, plain)

@@ -1,0 +1,157 @@
+"""The sops tree walk for nested formats (JSON now; YAML to come): decrypt and encrypt every
+value of a tree with the crypto core, as sops 3.11 ``sops.go`` does (``walkBranch``,
+``walkSlice``, ``walkValue``, ``Tree.Encrypt``/``Tree.Decrypt``).
+
+A :class:`Branch` is a list of ``(key, value)`` pairs in file order (a comment is the pair
+``(Comment, None)``); a value is a Branch, a list (which may hold comments), a string, int,
+float, bool or None. The path of a value is the keys leading to it (list indices are not part
+of it: every element of a list shares its path); a comment's path is that of its parent.
+None is left alone and not hashed; comments are never hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from secretsafe.errors import FormatError, IntegrityError
+from secretsafe.sops import crypto
+from secretsafe.sops.model import Comment
+
+if TYPE_CHECKING:
+    from secretsafe.sops.native import _Selector
+
+__all__ = ["Branch", "decrypt", "encrypt", "leaves"]
+
+
+class Branch(list[tuple[Any, Any]]):
+    """An ordered mapping: ``(key, value)`` pairs, comments as ``(Comment, None)``."""
+
+    def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
+        super().__init__(items)
+
+    def __repr__(self) -> str:
+        return f"Branch(keys={[k for k, _ in self if isinstance(k, str)]!r})"
+
+
+def _walk(
+    value: Any,
+    path: list[str],
+    stack: list[list[str]],
+    leaf: Any,
+    comment: Any,
+) -> Any:
+    if isinstance(value, Branch):
+        stack = [*stack, []]
+        out = Branch()
+        for key, item in value:
+            if isinstance(key, Comment):
+                stack[-1].append(key.text)
+                out.append((Comment(comment(key.text, path, stack)), None))
+                continue
+            if not isinstance(key, str):
+                raise FormatError(f"{':'.join(path)}: a key is not a string")
+            out.append((key, _walk(item, [*path, key], stack, leaf, comment)))
+            stack[-1] = []
+        return out
+    if isinstance(value, list):
+        stack = [*stack, []]
+        items: list[Any] = []
+        for item in value:
+            if isinstance(item, Comment):
+                stack[-1].append(item.text)
+                items.append(Comment(comment(item.text, path, stack)))
+                continue
+            items.append(_walk(item, path, stack, leaf, comment))
+            stack[-1] = []
+        return items
+    if value is None:
+        return None
+    if isinstance(value, str | int | float | bool):
+        return leaf(value, path, stack)
+    raise FormatError(f"{':'.join(path)}: a value of an unknown type")
+
+
+def decrypt(
+    data: Branch,
+    *,
+    select: _Selector,
+    cipher: Any,
+    mac: crypto.Mac,
+    where: str,
+) -> Branch:
+    """The decrypted tree; every encrypted value authenticated, ``mac`` fed in tree order."""
+
+    def altered(path: Sequence[str], what: str) -> IntegrityError:
+        return IntegrityError(
+            f"{where}: {':'.join(path) or 'a comment'}: {what}",
+            hint="the file was altered; restore it from version control",
+        )
+
+    def leaf(value: Any, path: list[str], stack: list[list[str]]) -> Any:
+        encrypted = select(path, stack, False)
+        if encrypted and value != "":
+            if not isinstance(value, str):
+                raise altered(path, "a plaintext value where the file's rules say encrypted")
+            parts = crypto.sealed(value)
+            if parts is None:
+                what = "malformed" if value.startswith(crypto.ENC_PREFIX) else "plaintext"
+                raise altered(path, f"a {what} value where the file's rules say encrypted")
+            plain = crypto.unseal(cipher, parts, crypto.aad(path))
+            if plain is None:
+                raise altered(path, "the value fails authentication")
+            try:
+                text = plain.decode("utf-8")
+            except UnicodeDecodeError:
+                raise altered(path, "the value is not UTF-8 text") from None
+            parsed = crypto.parse_scalar(parts.kind, text)
+            if parsed is None:
+                raise altered(path, f"the value is not a valid {parts.kind}")
+            value = parsed[0]
+        mac.add(crypto.go_bytes(value), encrypted=encrypted)
+        return value
+
+    def comment(text: str, path: list[str], stack: list[list[str]]) -> str:
+        if not (text and select(path, stack, True) and text.startswith(crypto.ENC_PREFIX)):
+            return text
+        parts = crypto.sealed(text)
+        plain = crypto.unseal(cipher, parts, crypto.aad(path)) if parts else None
+        if parts is None or plain is None or parts.kind not in ("comment", "str"):
+            raise altered(path, "an encrypted comment fails to decrypt")
+        return plain.decode("utf-8", "replace")
+
+    result = _walk(data, [], [], leaf, comment)
+    assert isinstance(result, Branch)  # noqa: S101 - a Branch walks to a Branch
+    return result
+
+
+def encrypt(data: Branch, *, select: _Selector, cipher: Any, mac: crypto.Mac) -> Branch:
+    """The encrypted tree; ``mac`` fed in tree order."""
+
+    def leaf(value: Any, path: list[str], stack: list[list[str]]) -> Any:
+        encrypted = select(path, stack, False)
+        mac.add(crypto.go_bytes(value), encrypted=encrypted)
+        if not encrypted or value == "":
+            return value
+        return crypto.seal(cipher, crypto.go_bytes(value), crypto.aad(path), crypto.kind_of(value))
+
+    def comment(text: str, path: list[str], stack: list[list[str]]) -> str:
+        if not text or not select(path, stack, True):
+            return text
+        return crypto.seal(cipher, text, crypto.aad(path), "comment")
+
+    result = _walk(data, [], [], leaf, comment)
+    assert isinstance(result, Branch)  # noqa: S101 - a Branch walks to a Branch
+    return result
+
+
+def leaves(data: Branch) -> list[tuple[list[str], Any]]:
+    """Every ``(path, value)`` of the tree, in order (lists as one value each element)."""
+    out: list[tuple[list[str], Any]] = []
+
+    def leaf(value: Any, path: list[str], stack: list[list[str]]) -> Any:
+        out.append((list(path), value))
+        return value
+
+    _walk(data, [], [], leaf, lambda text, path, stack: text)
+    return out
