@@ -22,7 +22,11 @@ Syntax accepted
 
 Differences from compose, on purpose
     - No ``${VAR}`` interpolation: values are literal, as sops stores them (``$$`` stays ``$$``).
-      ``\\$`` inside double quotes is still a literal ``$``, so files work for both.
+      ``\\$`` inside double quotes is still a literal ``$``, so files work for both. Reading a
+      file the way compose reads it (its leniency, and interpolation from the environment and
+      earlier lines) is :mod:`secretsafe.compose.envparse` (``parse``, ``expand``,
+      ``expand_values``): the one rule set for compose checks, ``secretsafe run -f`` and any
+      other source that wants compose's ``${VAR}`` semantics.
     - Duplicate names are refused with both line numbers; compose silently uses the last one.
     - A name without ``=`` (compose reads it from the environment), YAML-style ``KEY: value``
       and an empty name are refused as malformed.

@@ -7,6 +7,16 @@ Precedence (the same as ``dotenvx run`` and docker compose's ``.env`` handling):
   ``DEBUG=1 secretsafe run -- app`` works as people expect;
 - with ``--override`` the files win over the environment (dotenvx ``--overload``).
 
+Values are passed exactly as stored by default (what ``sops exec-env`` does). sops keeps no
+quotes, so a stored ``$`` cannot be told from a reference: a generated password such as
+``kq9#Vd2$mZ7pLw4!xR8s`` would silently lose ``$mZ7pLw4`` if it were expanded. ``--expand``
+expands ``${VAR}`` in the values as docker compose expands an ``env_file``
+(:mod:`secretsafe.compose.envparse`; ``$VAR``, ``${VAR:-default}``, ``${VAR:?message}``...,
+``$$`` for a literal ``$``). A reference sees what the command would see for that name at
+that point: the environment, then the lines before it (of this file and earlier ``-f`` files);
+with ``--override``, those lines first. An unset ``${VAR}`` becomes ``""`` with a warning on
+stderr (as compose warns); an unmet ``${VAR:?message}`` stops the command from starting.
+
 The command replaces the secretsafe process (``execvpe``): signals from a container runtime or
 a terminal reach the app directly, and its exit code is the exit code. The plaintext values
 exist only in this process's memory and then in the app's environment, never on disk.
@@ -16,7 +26,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from secretsafe.errors import CommandError, CommandNotFound, FormatError, UsageError
@@ -43,8 +53,12 @@ def build_environment(
     base_env: Mapping[str, str],
     override: bool = False,
     backend: str = "auto",
+    expand: bool = False,
+    warn: Callable[[str], object] | None = None,
 ) -> dict[str, str]:
-    """The child's environment: ``base_env`` merged with the decrypted ``files``."""
+    """The child's environment: ``base_env`` merged with the decrypted ``files``, their
+    ``${VAR}`` references expanded when ``expand`` (see the module docstring). ``warn`` gets
+    one line per reference to an unset variable (names only)."""
     from secretsafe.sops import decrypt_file
 
     from_files: dict[str, str] = {}
@@ -55,11 +69,70 @@ def build_environment(
 
             # Discover once for every file (a key command or keyring lookup is not free).
             identities = discover()
-        values = decrypt_file(path, identities=identities, backend=backend)
-        from_files.update(values.reveal())
+        values = decrypt_file(path, identities=identities, backend=backend).reveal()
+        if expand and any("$" in v for v in values.values()):
+            # Imported only when a value needs it: the common file pays nothing.
+            values = _expanded(
+                os.fspath(path),
+                values,
+                from_files,
+                base_env=base_env,
+                override=override,
+                warn=warn,
+            )
+        from_files.update(values)
     if override:
         return {**base_env, **from_files}
     return {**from_files, **base_env}
+
+
+def _expanded(
+    path: str,
+    values: dict[str, str],
+    earlier: dict[str, str],
+    *,
+    base_env: Mapping[str, str],
+    override: bool,
+    warn: Callable[[str], object] | None,
+) -> dict[str, str]:
+    """``values`` (one file, in order) with ``${VAR}`` expanded; ``earlier``: what the
+    previous files set. Messages name the file, the variable and the reference, never a
+    value (nor a ``:?`` message, written next to values)."""
+    from secretsafe.compose.envparse import Chain, expand_values
+    from secretsafe.errors import ComposeError
+
+    acc = dict(earlier)
+    lookup = Chain(acc, base_env) if override else base_env
+    got = []
+    for key, value in values.items():
+        failed: ComposeError | None = None
+        try:
+            got += expand_values([(key, value, 0)], lookup=lookup, into=acc, where=f"{path}: {key}")
+        except ComposeError as exc:
+            failed = exc
+        if failed is not None:  # raised outside the except block: no __context__
+            raise FormatError(
+                failed.message,
+                hint="fix the ${...} syntax (use $$ for a literal $), or run without --expand",
+            )
+    out: dict[str, str] = {}
+    for item in got:
+        for ref in item.refs:
+            if ref.failed:
+                state = "empty" if ref.found else "not set"
+                raise FormatError(
+                    f"{path}: {item.name} uses ${{{ref.name}{ref.op}...}}, which requires "
+                    f"{ref.name}, and it is {state}",
+                    hint=f"set {ref.name} in the environment or an earlier -f file, "
+                    "or run without --expand",
+                )
+            if ref.undefined and warn is not None:
+                warn(
+                    f"secretsafe run: {path}: {item.name} uses ${{{ref.name}}}, which is not "
+                    "set: expanded to an empty string"
+                )
+        out[item.name] = item.value or ""
+    return out
 
 
 def check_schema(spec: str, env: Mapping[str, str]) -> None:

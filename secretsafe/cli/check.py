@@ -58,6 +58,21 @@ _SCHEMA_HELP = "module:Class (a pydantic-settings model) or a declarative .toml 
     is_flag=True,
     help="with --compose: every service with a secretsafe.schema label",
 )
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    metavar="NAME",
+    help="with --compose: enable a profile, as docker compose --profile (default: "
+    "COMPOSE_PROFILES)",
+)
+@click.option(
+    "--compose-env-file",
+    "compose_env_files",
+    multiple=True,
+    metavar="FILE",
+    help="with --compose: read FILE instead of the project .env, as docker compose --env-file",
+)
 def check(  # noqa: PLR0917 - click passes options positionally
     spec: str | None,
     env_files: tuple[str, ...],
@@ -68,6 +83,8 @@ def check(  # noqa: PLR0917 - click passes options positionally
     compose: tuple[str, ...],
     services: tuple[str, ...],
     all_services: bool,
+    profiles: tuple[str, ...],
+    compose_env_files: tuple[str, ...],
 ) -> None:
     """Validate the environment (and env files) against a schema: exit 0 when valid, 3 with
     every problem listed otherwise. Values are never printed.
@@ -90,10 +107,12 @@ def check(  # noqa: PLR0917 - click passes options positionally
             fmt=fmt,
             unknown=unknown,  # type: ignore[arg-type]
             no_environ=no_environ,
+            profiles=profiles or None,
+            compose_env_files=compose_env_files,
         )
         return
-    if services or all_services:
-        raise UsageError("--service and --all need --compose FILE")
+    if services or all_services or profiles or compose_env_files:
+        raise UsageError("--service, --all, --profile and --compose-env-file need --compose FILE")
     if spec is None:
         raise UsageError("missing option --schema", hint="pass --schema module:Class or FILE.toml")
     if fmt == "sarif":

@@ -17,13 +17,15 @@ _BACKENDS = ("auto", "native", "sops")
 
 
 def fast_main(args: list[str]) -> int | None:
-    """Handle ``run [-f FILE]... [--override] [--schema SPEC] [--backend B] [--] CMD...``.
+    """Handle ``run [-f FILE]... [--override] [--expand] [--schema SPEC] [--backend B]
+    [--] CMD...``.
 
     Returns ``None`` to let click handle the arguments (help, unknown flags, no command);
     otherwise it execs the command and never returns. Errors raise SecretsafeError.
     """
     files: list[str] = []
     override = False
+    expand = False
     schema: str | None = None
     backend = "auto"
     i = 0
@@ -55,13 +57,15 @@ def fast_main(args: list[str]) -> int | None:
             files.append(arg[2:])
         elif arg == "--override" and not eq:
             override = True
+        elif arg == "--expand" and not eq:
+            expand = True
         else:
             return None
         i += 1
     command = args[i:]
     if not command:
         return None
-    _execute(files, command, override=override, schema=schema, backend=backend)
+    _execute(files, command, override=override, schema=schema, backend=backend, expand=expand)
     return 0  # not reached: _execute execs or raises
 
 
@@ -72,15 +76,27 @@ def _execute(
     override: bool,
     schema: str | None,
     backend: str,
+    expand: bool = False,
 ) -> None:
     from secretsafe.run import build_environment, check_schema, default_files, exec_command
 
     env = build_environment(
-        list(files) or default_files(), base_env=os.environ, override=override, backend=backend
+        list(files) or default_files(),
+        base_env=os.environ,
+        override=override,
+        backend=backend,
+        expand=expand,
+        warn=_warn,
     )
     if schema is not None:
         check_schema(schema, env)
     exec_command(command, env)
+
+
+def _warn(line: str) -> None:
+    import sys
+
+    sys.stderr.write(line + "\n")
 
 
 def __getattr__(name: str) -> Any:
@@ -111,6 +127,12 @@ def _build_command() -> Any:
         is_flag=True,
         help="Let the files' values win over variables already set in the environment.",
     )
+    @click.option(
+        "--expand/--no-expand",
+        default=False,
+        help="Expand ${VAR} in the values as docker compose expands an env_file "
+        "(default: values as stored, as sops exec-env passes them).",
+    )
     @click.option("--schema", metavar="SPEC", help="Validate the environment first (module:Class).")
     @click.option(
         "--backend",
@@ -120,9 +142,10 @@ def _build_command() -> Any:
         help="Decrypt in process (native), with the sops binary (sops), or native with fallback.",
     )
     @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-    def run(
+    def run(  # noqa: PLR0917 - click passes options positionally
         files: tuple[str, ...],
         override: bool,
+        expand: bool,
         schema: str | None,
         backend: str,
         command: tuple[str, ...],
@@ -132,6 +155,8 @@ def _build_command() -> Any:
         \b
         Precedence: later files win over earlier ones; variables already set in the
         environment win over the files unless --override is given.
+        Values are passed as stored; --expand expands ${VAR} in them as docker compose
+        expands an env_file (the environment, then earlier lines; $$ is a literal $).
         The command replaces secretsafe (signals reach it, its exit code is returned);
         127 if it is not found, 126 if it cannot be executed.
 
@@ -142,6 +167,13 @@ def _build_command() -> Any:
             command = command[1:]
         if not command:
             raise click.UsageError("missing COMMAND (secretsafe run -f FILE -- CMD [ARGS])")
-        _execute(files, command, override=override, schema=schema, backend=backend)
+        _execute(
+            files,
+            command,
+            override=override,
+            schema=schema,
+            backend=backend,
+            expand=expand,
+        )
 
     return run

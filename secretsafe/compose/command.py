@@ -4,8 +4,10 @@ The CLI module (:mod:`secretsafe.cli.check`) parses the options and calls :func:
 
 Interpolation sees what ``docker compose`` would see when started as
 ``secretsafe run -f ENV_FILE... -- docker compose up``: the project ``.env`` (next to the first
-compose file), then each ``--env-file`` (decrypted in memory), then the process environment
-(unless ``--no-environ``).
+compose file; ``--compose-env-file FILE...`` replace it, as compose's ``--env-file``), then
+each ``--env-file`` (decrypted in memory), then the process environment (unless
+``--no-environ``). Services whose profiles are not enabled (``--profile``, else
+``COMPOSE_PROFILES``) are left out, as ``docker compose config`` leaves them out.
 
 Which services get a schema check:
 
@@ -15,8 +17,13 @@ Which services get a schema check:
 - ``--all``: every service with a ``secretsafe.schema`` label, each against its own schema
   (``labels: {secretsafe.schema: "app.settings:Settings"}``; a ``.toml`` path is relative to
   the project directory). ``secretsafe.environment`` sets the environment the rules run for;
-- neither: every service: compose findings, and the schema check of those with a label
-  (``--schema`` then needs ``--service``).
+- ``--schema`` alone: every service that sets a variable of the schema's namespace (one it
+  declares, or one under its sections);
+- neither: the schema check of every service with a label.
+
+Compose findings (hardcoded secrets, TLS off, the Docker socket, unresolved variables, missing
+env files) always cover every enabled service of the stack: a pre-deploy check gives the whole
+picture in one run. Overlay overrides are counted on one line, not listed as findings.
 
 Exit 0 when no finding is an error (warnings are printed), 3 otherwise.
 """
@@ -47,10 +54,18 @@ def run_check(
     fmt: str = "text",
     unknown: Literal["error", "warning", "off"] = "error",
     no_environ: bool = False,
+    profiles: Sequence[str] | None = None,
+    compose_env_files: Sequence[str] = (),
     out: IO[str] | None = None,
 ) -> None:
     from secretsafe.audit import report as render
-    from secretsafe.compose.findings import SCHEMA_LABEL, SEVERITIES, check_compose, schema_label
+    from secretsafe.compose.findings import (
+        SCHEMA_LABEL,
+        SEVERITIES,
+        check_compose,
+        namespace_services,
+        schema_label,
+    )
     from secretsafe.compose.loader import load_project
     from secretsafe.schemas.loader import read_env_file
 
@@ -63,7 +78,13 @@ def run_check(
             hint="drop --schema, or pass --service NAME with it",
         )
     values = [(os.fspath(f), read_env_file(f)) for f in env_files]
-    project = load_project(compose, environ={} if no_environ else None, env_values=values)
+    project = load_project(
+        compose,
+        environ={} if no_environ else None,
+        env_values=values,
+        profiles=profiles,
+        dotenv=list(compose_env_files) if compose_env_files else True,
+    )
     if all_services:
         names = [n for n, s in project.services.items() if schema_label(s)[0]]
         if not names:
@@ -76,12 +97,15 @@ def run_check(
         names = list(dict.fromkeys(services))
         for n in names:
             project.service(n)  # a clear error for an unknown name
-    else:
-        if spec:
+    elif spec:
+        # Every service that sets a variable of the schema's namespace.
+        names = namespace_services(project, spec)
+        if not names:
             raise UsageError(
-                "--schema with --compose needs --service NAME",
-                hint="or use --all with secretsafe.schema labels",
+                f"no service sets a variable that {spec} declares",
+                hint="pass --service NAME with --schema, or check the variable names",
             )
+    else:
         names = list(project.services)
     _resolve_label_paths(project)
     report = check_compose(
@@ -95,15 +119,23 @@ def run_check(
     elif fmt == "sarif":
         stream.write(render.to_sarif(report.findings))
     else:
-        checked = ", ".join(
-            f"{n} ({report.schemas[n]})" if n in report.schemas else n for n in names
-        )
+        schemas = [f"{n} ({report.schemas[n]})" for n in names if n in report.schemas]
+        total = len(project.services)
+        checked = f"{total} service{'s' if total != 1 else ''}"
+        if schemas:
+            checked += ", schema: " + ", ".join(schemas)
         status = "failed" if errors else "ok"
         summary = (
             f"{status}: {checked}: {counts['error']} errors, {counts['warning']} warnings, "
             f"{counts['note']} notes"
         )
-        stream.write(render.to_text(report.findings, summary=summary))
+        notes = [line for line in (report.overrides_line(),) if line]
+        if report.disabled:
+            notes.append(
+                f"profiles: {len(report.disabled)} services not enabled, not checked: "
+                + ", ".join(report.disabled)
+            )
+        stream.write(render.to_text(report.findings, notes=notes, summary=summary))
     if errors:
         noun = "error" if len(errors) == 1 else "errors"
         raise ValidationFailed(

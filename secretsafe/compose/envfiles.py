@@ -1,9 +1,12 @@
 """Reading a service's ``env_file`` entries with line numbers.
 
-Plaintext files are parsed by :func:`secretsafe.dotenv.parse` (compose's dotenv dialect, see
-that module for the few differences). SOPS-encrypted files (``.env.enc``) are recognised by
-their content; their names and lines are readable without a key (sops leaves names in the
-clear), and their values are decrypted in memory only when the caller asks.
+Plaintext files are parsed as docker compose parses them (:mod:`secretsafe.compose.envparse`,
+a port of compose-go's dotenv parser: its leniency, its quoting); values keep their
+``${VAR}`` templates, interpolated per service by
+:func:`~secretsafe.compose.service.service_environment`. SOPS-encrypted files (``.env.enc``)
+are recognised by their content; their names and lines are readable without a key (sops leaves
+names in the clear), and their values are decrypted in memory only when the caller asks; a
+decrypted value is a template as an unquoted plaintext value is.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
-from secretsafe.errors import SecretsafeError
+from secretsafe.errors import ComposeError, SecretsafeError
 
 __all__ = ["EnvEntry", "EnvFileContent", "encrypted_names", "read_env_file", "reading_as"]
 
@@ -21,11 +24,13 @@ _T = TypeVar("_T")
 
 class EnvEntry(NamedTuple):
     """``name`` set on ``line``; ``value`` is ``None`` for an encrypted file read without
-    decrypting."""
+    decrypting. ``value`` is the text before interpolation; ``mode`` says how it becomes the
+    value (:data:`secretsafe.compose.envparse.TEMPLATE`, ``LITERAL`` or ``INHERITED``)."""
 
     name: str
     value: str | None
     line: int
+    mode: str = "template"
 
     def __repr__(self) -> str:
         return f"EnvEntry({self.name!r}, line={self.line})"
@@ -86,15 +91,51 @@ def _renamed(exc: SecretsafeError, path: str, display: str) -> SecretsafeError:
 
 
 def read_env_file(
-    path: str | os.PathLike[str], *, display: str | None = None, decrypt: bool = True
+    path: str | os.PathLike[str],
+    *,
+    display: str | None = None,
+    decrypt: bool = True,
+    format: str | None = None,
 ) -> EnvFileContent:
     """The entries of one env file; ``exists=False`` (no entries) when it is missing.
-    ``display``: how entries and errors name the file (default: ``path``)."""
+    ``display``: how entries and errors name the file (default: ``path``). ``format``: the
+    ``env_file`` entry's ``format`` (``None``: compose's dotenv dialect; ``"raw"``:
+    ``KEY=VALUE`` lines taken as written, as docker compose reads them)."""
     shown = display if display is not None else os.fspath(path)
-    return reading_as(os.fspath(path), shown, lambda: _read(path, shown, decrypt=decrypt))
+    if format not in (None, "", "raw"):
+        raise ComposeError(
+            f"{shown}: unsupported env_file format (docker compose knows env and raw)",
+            hint="drop format:, or use format: raw",
+        )
+    raw = format == "raw"
+    return reading_as(os.fspath(path), shown, lambda: _read(path, shown, decrypt=decrypt, raw=raw))
 
 
-def _read(path: str | os.PathLike[str], shown: str, *, decrypt: bool) -> EnvFileContent:
+def _raw_entries(text: str, shown: str) -> tuple[EnvEntry, ...]:
+    """docker compose's ``format: raw``: a ``KEY=VALUE`` a line, leading whitespace and
+    ``#`` lines skipped, a line without ``=`` ignored, the value as written; a name holding
+    whitespace is refused (compose refuses the file)."""
+    out: list[EnvEntry] = []
+    for lineno, text_line in enumerate(text.split("\n"), start=1):
+        line = text_line.removesuffix("\r").lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        if not eq:
+            continue
+        if any(c.isspace() for c in key):
+            raise ComposeError(
+                f"{shown}:{lineno}: a variable name holds whitespace, which docker compose "
+                "refuses in a raw env file",
+                hint="write KEY=VALUE with nothing around the name",
+            )
+        out.append(EnvEntry(key, value, lineno, "literal"))
+    return tuple(out)
+
+
+def _read(
+    path: str | os.PathLike[str], shown: str, *, decrypt: bool, raw: bool = False
+) -> EnvFileContent:
     from secretsafe.files import read_text
     from secretsafe.sops import is_encrypted
 
@@ -110,14 +151,14 @@ def _read(path: str | os.PathLike[str], shown: str, *, decrypt: bool) -> EnvFile
         from secretsafe.sops import decrypt_text
 
         values = decrypt_text(text, path=path).values
-        entries = tuple(EnvEntry(n, values.get(n), ln) for n, ln in names if n in values)
+        mode = "literal" if raw else "template"
+        entries = tuple(EnvEntry(n, values.get(n), ln, mode) for n, ln in names if n in values)
         return EnvFileContent(shown, True, True, entries)
-    from secretsafe import dotenv
+    if raw:
+        return EnvFileContent(shown, True, False, _raw_entries(text, shown))
+    from secretsafe.compose.envparse import parse
 
-    items = dotenv.parse(text, path=shown)
+    lines = parse(text, path=shown)
     return EnvFileContent(
-        shown,
-        True,
-        False,
-        tuple(EnvEntry(i.key, i.value, i.line) for i in items if isinstance(i, dotenv.Assignment)),
+        shown, True, False, tuple(EnvEntry(i.name, i.text, i.line, i.mode) for i in lines)
     )

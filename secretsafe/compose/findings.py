@@ -16,7 +16,9 @@ rule                       severity  what
                                      environment): compose substitutes an empty string
 ``missing-env-file``       error     a required ``env_file`` that does not exist
 ``conflicting-value``      note      overlays set the same variable to different values
-                                     (the message says which file wins)
+                                     (the message says which file wins); not run by
+                                     default: an overlay replacing a value is what overlays
+                                     are for (:attr:`ComposeReport.overrides` counts them)
 ``tls-verify-disabled``    error     an environment variable turns TLS verification off
 ``docker-socket``          warning   the Docker (or Podman) socket is mounted into a
                                      container: root on the host
@@ -34,8 +36,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from secretsafe.compose.interpolate import Ref
 from secretsafe.compose.loader import Loc, Project, Service, Setting
 from secretsafe.compose.service import EnvFileCache, ServiceEnvironment, service_environment
 from secretsafe.secret import is_secret_name
@@ -51,6 +54,8 @@ __all__ = [
     "is_docker_socket",
     "is_secret_name",
     "literal_secret_reason",
+    "namespace_services",
+    "overrides",
     "schema_label",
     "tls_disabled",
 ]
@@ -358,8 +363,9 @@ def compose_findings(
     cache: EnvFileCache | None = None,
 ) -> list[Finding]:
     """Every compose finding of ``project`` (for ``services``, default all), sorted, with
-    ``# secretsafe: ignore`` comments applied. ``rules`` limits the rules run."""
-    wanted = set(rules) if rules is not None else set(RULES)
+    ``# secretsafe: ignore`` comments applied. ``rules`` limits the rules run (default: all
+    but ``conflicting-value``)."""
+    wanted = set(rules) if rules is not None else set(RULES) - {"conflicting-value"}
     names = list(services) if services is not None else list(project.services)
     files = cache if cache is not None else EnvFileCache(decrypt=decrypt)
     out: list[Finding] = []
@@ -375,45 +381,59 @@ def compose_findings(
     for name in names:
         env = service_environment(project, name, decrypt=decrypt, cache=files)
         out.extend(_service_findings(project, env, wanted))
+        for loc, ref in env.env_file_refs:
+            out.extend(_ref_findings(project, loc, ref, name, wanted))
     kept = {f for f in out if not _suppressed(project, f)}
     return sorted(kept, key=Finding.sort_key)
 
 
 def _interpolation_findings(project: Project, wanted: set[str]) -> list[Finding]:
     out: list[Finding] = []
+    for cf in project.files:
+        for usage in cf.usages:
+            service = _service_of(usage.path)
+            for ref in usage.refs:
+                out.extend(_ref_findings(project, usage.loc, ref, service, wanted))
+    for loc, ref in project.dotenv_refs:
+        out.extend(_ref_findings(project, loc, ref, None, wanted))
+    return out
+
+
+def _ref_findings(
+    project: Project, loc: Loc, ref: Ref, service: str | None, wanted: set[str]
+) -> list[Finding]:
+    """The finding for one ``${VAR}`` reference met while interpolating (a compose file, the
+    project ``.env`` or an env file), if it is one: names and the template's operator only."""
     env_hint = "set it in {}, in an env file passed with -f, or in the environment".format(
         project.dotenv_path or ".env"
     )
-    for cf in project.files:
-        for usage in cf.usages:
-            for ref in usage.refs:
-                if ref.failed and "required-variable" in wanted:
-                    out.append(
-                        Finding(
-                            "required-variable",
-                            "error",
-                            f"${{{ref.name}{ref.op}...}} requires {ref.name}, which is "
-                            f"{'empty' if ref.found else 'not set'}: compose refuses to start",
-                            **_at(usage.loc),
-                            hint=env_hint,
-                            variable=ref.name,
-                            service=_service_of(usage.path),
-                        )
-                    )
-                elif ref.undefined and "undefined-variable" in wanted:
-                    out.append(
-                        Finding(
-                            "undefined-variable",
-                            "warning",
-                            f"${{{ref.name}}} has no default and is not set anywhere: "
-                            "compose substitutes an empty string",
-                            **_at(usage.loc),
-                            hint=f"{env_hint}, or write ${{{ref.name}:-default}}",
-                            variable=ref.name,
-                            service=_service_of(usage.path),
-                        )
-                    )
-    return out
+    if ref.failed and "required-variable" in wanted:
+        return [
+            Finding(
+                "required-variable",
+                "error",
+                f"${{{ref.name}{ref.op}...}} requires {ref.name}, which is "
+                f"{'empty' if ref.found else 'not set'}: compose refuses to start",
+                **_at(loc),
+                hint=env_hint,
+                variable=ref.name,
+                service=service,
+            )
+        ]
+    if ref.undefined and "undefined-variable" in wanted:
+        return [
+            Finding(
+                "undefined-variable",
+                "warning",
+                f"${{{ref.name}}} has no default and is not set anywhere: "
+                "compose substitutes an empty string",
+                **_at(loc),
+                hint=f"{env_hint}, or write ${{{ref.name}:-default}}",
+                variable=ref.name,
+                service=service,
+            )
+        ]
+    return []
 
 
 def _service_of(path: tuple[str, ...]) -> str | None:
@@ -538,14 +558,54 @@ def schema_label(service: Service) -> tuple[str | None, str | None]:
     )
 
 
+class Override(NamedTuple):
+    """An overlay file replacing a value set by an earlier file: ordinary, not a finding."""
+
+    service: str
+    variable: str
+    file: str
+
+
+def overrides(project: Project) -> list[Override]:
+    """Every variable of every service whose value a later compose file replaces."""
+    out: list[Override] = []
+    for svc in project.services.values():
+        for name, setting in svc.environment.items():
+            if any(
+                p.loc.file != setting.loc.file and p.raw != setting.raw for p in setting.previous
+            ):
+                out.append(Override(svc.name, name, setting.loc.file))
+    return out
+
+
 @dataclass
 class ComposeReport:
-    """The outcome of ``secretsafe check --compose``: findings and the services checked."""
+    """The outcome of ``secretsafe check --compose``: findings (for every service of the
+    stack), the services whose environment was checked against a schema, and the overlay
+    overrides (counted, not findings)."""
 
     files: tuple[str, ...]
     services: tuple[str, ...]
     findings: list[Finding] = field(default_factory=list)
     schemas: dict[str, str] = field(default_factory=dict)
+    overrides: list[Override] = field(default_factory=list)
+    #: Services left out because their profiles are not enabled.
+    disabled: tuple[str, ...] = ()
+
+    def overrides_line(self) -> str | None:
+        """One line for the overlay overrides, or ``None`` when there are none."""
+        if not self.overrides:
+            return None
+        by_file: dict[str, int] = {}
+        for o in self.overrides:
+            by_file[o.file] = by_file.get(o.file, 0) + 1
+        services = len({o.service for o in self.overrides})
+        files = ", ".join(f"{n} by {f}" for f, n in by_file.items())
+        noun = "service" if services == 1 else "services"
+        return (
+            f"overlays: {len(self.overrides)} values of {services} {noun} overridden ({files}); "
+            "ordinary overrides, not findings"
+        )
 
     @property
     def ok(self) -> bool:
@@ -560,6 +620,8 @@ class ComposeReport:
             "services": [{"name": s, "schema": self.schemas.get(s)} for s in self.services],
             "counts": counts,
             "findings": [f.to_dict() for f in self.findings],
+            "overrides": [o._asdict() for o in self.overrides],
+            "disabled_services": list(self.disabled),
         }
 
 
@@ -572,14 +634,15 @@ def check_compose(
     unknown: Literal["error", "warning", "off"] = "error",
     decrypt: bool = True,
 ) -> ComposeReport:
-    """Compose findings for ``services`` plus, for each, the schema check of its resulting
-    environment: ``spec``, else the service's ``secretsafe.schema`` label (a service with
-    neither gets compose findings only)."""
+    """Compose findings for every service of the stack (a pre-deploy check gives the whole
+    picture) plus, for each of ``services``, the schema check of its resulting environment:
+    ``spec``, else the service's ``secretsafe.schema`` label (a service with neither gets
+    compose findings only)."""
     from secretsafe.errors import SecretsafeError
     from secretsafe.schemas import check
 
     cache = EnvFileCache(decrypt=decrypt)
-    findings = compose_findings(project, services=services, decrypt=decrypt, cache=cache)
+    findings = compose_findings(project, decrypt=decrypt, cache=cache)
     schemas: dict[str, str] = {}
     for name in services:
         env = service_environment(project, name, decrypt=decrypt, cache=cache)
@@ -643,4 +706,27 @@ def check_compose(
         services=tuple(services),
         findings=findings,
         schemas=schemas,
+        overrides=overrides(project),
+        disabled=tuple(project.disabled),
     )
+
+
+def namespace_services(project: Project, spec: str | type[Any]) -> list[str]:
+    """The services that set a variable of ``spec``'s namespace: one under one of its
+    sections (``DATABASE__HOST`` for a ``database`` section), or, for a schema without
+    sections, one it declares. Compared case-insensitively, as pydantic-settings compares.
+    A shared top-level name alone (``ENVIRONMENT``, ``DEBUG``) does not pull a service in."""
+    from secretsafe.schemas.generate import variable_names
+    from secretsafe.schemas.spec import load_spec
+
+    model = load_spec(spec) if isinstance(spec, str) else spec
+    names = {str(v["variable"]).upper() for v in variable_names(model)}
+    sections = tuple({n.split("__", 1)[0] + "__" for n in names if "__" in n})
+    out = []
+    cache = EnvFileCache(decrypt=False)
+    for name in project.services:
+        env = service_environment(project, name, decrypt=False, cache=cache)
+        upper = [v.upper() for v in env.variables]
+        if any(v.startswith(sections) for v in upper) if sections else names.intersection(upper):
+            out.append(name)
+    return out

@@ -3,13 +3,18 @@
 Forms: ``$VAR``, ``${VAR}``, ``${VAR:-default}`` (unset or empty), ``${VAR-default}`` (unset),
 ``${VAR:?message}`` / ``${VAR?message}`` (required), ``${VAR:+alt}`` / ``${VAR+alt}``
 (replacement when set) and ``$$`` for a literal ``$``. Defaults and alternatives may nest
-(``${A:-${B:-x}}``) to any depth. As in compose, every branch is parsed and evaluated, taken
-or not: ``${A-${B:?msg}}`` fails when ``B`` is unset even if ``A`` is set, and a syntax error
-in a branch not taken is still an error. Checked against ``docker compose config`` on generated
-samples (``tests/compose/test_compose_hostile.py``). Known differences, on malformed text only:
-compose's regex-based parser pairs a bare ``{`` in a branch with a ``}`` in ways that depend on
-where the string's last ``}`` is (``${E-:+{}}``), and accepts an unclosed escaped ``$${`` in a
-branch; here a branch ends at the first ``}`` not closing an inner ``${`` or ``$${``.
+(``${A:-${B:-x}}``). As in compose (v2.40 ships compose-go v2.9.1), every branch is evaluated,
+taken or not: ``${A-${B:?msg}}`` fails when ``B`` is unset even if ``A`` is set.
+
+The evaluation is a port of compose-go's own algorithm (:class:`_Compose`), quirks included:
+a bare ``{`` in a default pairs with a ``}`` (``${UNSET:-{a}b}`` is ``{a}b``, ``${SET:-{a}b}``
+is the value of ``SET``; ``${J:-{"json":1}}`` keeps its braces), and an unbalanced default
+runs to the line's last ``}``. It recurses and is quadratic in the nesting, so a text with
+more than ``_PORT_MAX_BRACES`` braces (hostile in practice: docker compose accepts
+``${A:-${A:-...}}`` 100,000 deep) goes to a linear parser with an explicit stack
+(:class:`_Parser`), which gives the same result on well-formed nesting. Both are checked
+against ``docker compose config`` (``tests/compose/test_compose_hostile.py``,
+``tests/compose/test_compose_interp_vs_docker.py``).
 
 The sources are the project ``.env`` (next to the first compose file) with the process
 environment over it; :func:`interpolate` takes them as one mapping. An unset ``${VAR}`` with no
@@ -68,7 +73,10 @@ def interpolate(text: str, env: Mapping[str, str], *, where: str = "<input>") ->
     if "$" not in text:
         return Interpolation(text, ())
     refs: list[Ref] = []
-    value = _Parser(text, env, refs, where).run()
+    if text.count("{") <= _PORT_MAX_BRACES:
+        value = _Compose(env, refs, where).substitute(text)
+    else:
+        value = _Parser(text, env, refs, where).run()
     return Interpolation(value, tuple(refs))
 
 
@@ -76,9 +84,108 @@ def references(text: str) -> tuple[str, ...]:
     """The variable names ``text`` refers to (every branch), without substituting."""
     if "$" not in text:
         return ()
-    refs: list[Ref] = []
-    _Parser(text, {}, refs, "<input>").run()
-    return tuple(dict.fromkeys(r.name for r in refs))
+    return tuple(dict.fromkeys(r.name for r in interpolate(text, {}).refs))
+
+
+#: Texts with at most this many "{" are substituted by the port of compose-go's algorithm
+#: (:class:`_Compose`: exact, quirks included, but recursive and quadratic in the nesting);
+#: longer ones, hostile in practice, by the linear :class:`_Parser`, which agrees with it on
+#: well-formed nesting.
+_PORT_MAX_BRACES = 64
+
+# compose-go template.DefaultPattern. Go's RE2 and Python's re pick the same match here
+# (leftmost-first; the greedy ``(.*)`` runs to the line's last "}").
+_PATTERN = re.compile(
+    r"\$(?i:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)"
+    r"|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?](?:.*))?)\}|(?P<invalid>)))"
+)
+_OP_AT = re.compile(r"[^-:+?]*(:?[-+?])")  # the name, then its operator
+
+
+class _Compose:
+    """A port of compose-go v2.9.1 ``template.Substitute`` (the version docker compose v2.40
+    ships): every match of the pattern is cut at its first balanced "}" (counting every "{",
+    and skipping the character after one, as ``getFirstBraceClosingIndex`` does); what
+    follows is substituted on its own and appended. Defaults, alternatives and ``:?``
+    messages are substituted whether or not they are used (so their ``:?`` are checked)."""
+
+    __slots__ = ("env", "refs", "where")
+
+    def __init__(self, env: Mapping[str, str], refs: list[Ref], where: str) -> None:
+        self.env = env
+        self.refs = refs
+        self.where = where
+
+    def _bad(self) -> ComposeError:
+        return ComposeError(
+            f"{self.where}: invalid interpolation (docker compose reports an invalid template)",
+            hint="use $$ for a literal $, and ${NAME}, ${NAME:-default} or ${NAME:?message}",
+        )
+
+    def substitute(self, text: str) -> str:
+        if "$" not in text:
+            return text
+        return _PATTERN.sub(lambda m: self._replace(m.group(0)), text)
+
+    def _replace(self, substring: str) -> str:
+        close = _first_brace_closing(substring)
+        rest = ""
+        if close > -1:
+            rest = substring[close + 1 :]
+            substring = substring[: close + 1]
+        m = _PATTERN.match(substring)
+        if m is None:
+            raise self._bad()
+        if m.group("escaped"):
+            return "$"
+        name = m.group("named")
+        braced = not name
+        substitution = name or m.group("braced") or ""
+        if not substitution:
+            raise self._bad()
+        if braced:
+            op = _OP_AT.match(substitution)
+            if op is not None:
+                return self._apply(substitution, op.group(1)) + self.substitute(rest)
+        value = self.env.get(substitution)
+        self.refs.append(Ref(substitution, "", value is not None))
+        return value or ""
+
+    def _apply(self, substitution: str, op: str) -> str:
+        name, _, arg = substitution.partition(op)
+        arg = self.substitute(arg)  # eager, as in v2.9.1
+        value = self.env.get(name)
+        found = value is not None
+        colon = op.startswith(":")
+        if op.endswith("-"):
+            result = arg if not found or (colon and not value) else value or ""
+            self.refs.append(Ref(name, op, found))
+            return result
+        if op.endswith("+"):
+            self.refs.append(Ref(name, op, found))
+            return arg if found and (not colon or value) else value or ""
+        failed = not found or (colon and not value)
+        self.refs.append(Ref(name, op, found, failed))
+        return "" if failed else value or ""
+
+
+def _first_brace_closing(s: str) -> int:
+    """compose-go ``getFirstBraceClosingIndex``, quirk included (the character after a "{"
+    is skipped)."""
+    depth = 0
+    i = 0
+    n = len(s)
+    while i < n:
+        ch = s[i]
+        if ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        if ch == "{":
+            depth += 1
+            i += 1
+        i += 1
+    return -1
 
 
 class _Open(NamedTuple):

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from secretsafe.compose.interpolate import Ref, interpolate
+from secretsafe.compose.yamlscalar import NUMERIC_START, is_timestamp, number_text
 from secretsafe.errors import ComposeError
 
 __all__ = [
@@ -283,6 +284,13 @@ class Project:
     #: name -> where it is defined for interpolation (``.env:3``, ``environment``, a file).
     env_sources: dict[str, str] = field(default_factory=dict)
     dotenv_path: str | None = None
+    #: ``${VAR}`` references met in the project ``.env``, with the line.
+    dotenv_refs: list[tuple[Loc, Ref]] = field(default_factory=list)
+    #: Services left out because none of their profiles is enabled: name -> profiles, as
+    #: written (templates).
+    disabled: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The profiles enabled.
+    profiles: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Project(files={[f.path for f in self.files]!r}, services={list(self.services)!r})"
@@ -295,6 +303,13 @@ class Project:
             return self.services[name]
         except KeyError:
             known = ", ".join(sorted(self.services)) or "none"
+            if name in self.disabled:
+                first = self.disabled[name][0]
+                raise ComposeError(
+                    f"service {name!r} is not enabled: its profiles "
+                    f"({', '.join(self.disabled[name])}) are not",
+                    hint=f"enable one: --profile {first} or COMPOSE_PROFILES={first}",
+                ) from None
             raise ComposeError(
                 f"no service {name!r} in {', '.join(f.path for f in self.files)}",
                 hint=f"services: {known}",
@@ -313,8 +328,9 @@ def parse_file(
     *,
     env: Mapping[str, str],
     display: str | None = None,
+    allow_include: bool = True,
 ) -> ComposeFile:
-    """Parse and interpolate one compose file (no merging, no ``extends``)."""
+    """Parse and interpolate one compose file (no merging, no ``extends``, no ``include``)."""
     import yaml
 
     from secretsafe.compose.envfiles import reading_as
@@ -344,10 +360,10 @@ def parse_file(
                 hint="start with services:",
             )
         data = value
-    if "include" in data:
+    if "include" in data and not allow_include:
         raise ComposeError(
-            f"{data.locs['include']}: include is not supported",
-            hint="pass the included files with --compose instead",
+            f"{data.locs['include']}: include in a file reached through extends is not supported",
+            hint="include the file from the main compose file instead",
         )
     services = data.get("services")
     if services is not None and not isinstance(services, YMap):
@@ -458,8 +474,14 @@ class _Converter:
             return None
         if tag == _BOOL_TAG and text.lower() in ("true", "false"):
             return text.lower()  # compose's YAML 1.2 booleans print as true/false
-        if not node.style and text[:1] in _NUMERIC_START:  # plain: None, or "" (C loader)
-            number = _number_text(text)
+        if not node.style and text[:1] in NUMERIC_START:  # plain: None, or "" (C loader)
+            if is_timestamp(text) and _is_env_value(path):
+                raise ComposeError(
+                    f"{self.loc(node)}: a date or time as a value: docker compose refuses it "
+                    "(invalid type time.Time)",
+                    hint='quote it ("2024-01-01") to pass it as a string',
+                )
+            number = number_text(text)
             if number is not None:
                 return number
         if "$" not in text:
@@ -471,41 +493,17 @@ class _Converter:
         return Templated(result.value, text, result.refs)
 
 
+def _is_env_value(path: tuple[str, ...]) -> bool:
+    """``services.NAME.environment`` / ``labels``, map or list form: where compose validates a
+    value's type."""
+    return len(path) >= 3 and path[0] == "services" and path[2] in ("environment", "labels")
+
+
 def _too_deep(where: str) -> ComposeError:
     return ComposeError(
         f"{where}: nested more than {MAX_DEPTH} levels deep",
         hint="a compose file needs far fewer; flatten the structure",
     )
-
-
-_NUMERIC_START = frozenset("0123456789+-.")
-_INT = re.compile(r"[-+]?[0-9]+\Z")
-_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-
-
-def _number_text(text: str) -> str | None:
-    """A plain numeric scalar as compose (YAML 1.2 via yaml.v3) prints it in an
-    environment: ``1.0`` -> ``1``, ``1e3`` -> ``1000``, ``0x10`` -> ``16``, ``012`` -> ``10``.
-    ``None``: not a number (``22:22``, a version such as ``1.2.3``)."""
-    try:
-        if text.startswith(("0x", "0X")):
-            return str(int(text[2:], 16))
-        if text.startswith(("0o", "0O")):
-            return str(int(text[2:], 8))
-        if _INT.match(text):
-            digits = text.lstrip("+-")
-            sign = "-" if text.startswith("-") else ""
-            if len(digits) > 1 and digits.startswith("0") and set(digits) <= set("01234567"):
-                return sign + str(int(digits, 8))
-            return str(int(text))
-        if _FLOAT.match(text):
-            number = float(text)
-            if number.is_integer() and abs(number) < 1e21:
-                return str(int(number))
-            return repr(number)
-    except ValueError:
-        return None
-    return None
 
 
 # ----------------------------------------------------------------------------- normalising
@@ -534,10 +532,18 @@ def _setting_list(value: Any, owner: YMap, key: str, what: str) -> YMap:
             name, eq, rest = item.partition("=")
             if not name:
                 raise ComposeError(f"{item_loc}: {what} entry with an empty name")
+            if what == "environment" and name.endswith(" "):
+                # As compose refuses it ("declared with a trailing space"); the name is not
+                # quoted: the entry may be a value typed in the wrong place.
+                raise ComposeError(
+                    f"{item_loc}: the name of this environment entry ends with a space, "
+                    "which docker compose refuses",
+                    hint="write NAME=value with no space before the '='",
+                )
             if isinstance(item, Templated):
                 # The name part of "KEY=${X}" is literal; keep the value's template.
                 raw_name, _, raw_rest = item.raw.partition("=")
-                if "$" in raw_name:
+                if interpolate(raw_name, {}).refs:  # "$$" and a lone "$" are literal
                     # Compose would name the variable after a value: no report could say
                     # which variable without quoting it.
                     raise ComposeError(
@@ -724,12 +730,12 @@ def _merge_value(base: Any, over: Any, path: tuple[str, ...], memo: _Memo) -> An
             return over
         out = YList(base.loc)
         if path == ("env_file",):
-            seen = {ref.path for ref in base}
+            seen = {ref.resolved or ref.path for ref in base}
             for item, loc in zip(base, base.locs, strict=True):
                 out.add(item, loc)
             for item, loc in zip(over, over.locs, strict=True):
-                if item.path not in seen:
-                    seen.add(item.path)
+                if (item.resolved or item.path) not in seen:
+                    seen.add(item.resolved or item.path)
                     out.add(item, loc)
             return out
         if path == ("volumes",):
@@ -837,9 +843,29 @@ def _extends_target(
     if target is None:
         # Shown as written: the display path becomes the file of every location in it.
         display = os.path.join(os.path.dirname(file.path), shown(other))
-        target = parse_file(path, env=env, display=display)
+        target = parse_file(path, env=env, display=display, allow_include=False)
+        # Its env_file paths are relative to its own directory, as in compose.
+        _anchor_env_files(target, os.path.dirname(path), os.path.dirname(display))
         cache[target.abspath] = target
     return target, ext["service"]
+
+
+def _anchor_env_files(cf: ComposeFile, base: str, display_base: str) -> None:
+    """Resolve the ``env_file`` paths of ``cf``'s services against ``base`` (shown against
+    ``display_base``) now, instead of against the project directory later: for a file
+    reached through ``extends: {file:}`` or ``include:``, whose paths are relative to it."""
+    services = cf.data.get("services")
+    if not isinstance(services, YMap):
+        return
+    for svc in services.values():
+        refs = svc.get("env_file") if isinstance(svc, YMap) else None
+        if not isinstance(refs, YList):
+            continue
+        for i, ref in enumerate(refs):
+            if isinstance(ref, EnvFileRef) and not ref.resolved:
+                refs[i] = ref._replace(
+                    resolved=_resolve(base, ref.path), display=_resolve(display_base, ref.shown)
+                )
 
 
 # ----------------------------------------------------------------------------- project
@@ -849,8 +875,10 @@ def load_project(
     environ: Mapping[str, str] | None = None,
     env_values: Iterable[tuple[str, Mapping[str, str]]] = (),
     project_dir: str | os.PathLike[str] | None = None,
-    dotenv: str | os.PathLike[str] | bool | None = True,
+    dotenv: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | bool | None = True,
     dotenv_values: Mapping[str, str] | None = None,
+    profiles: Sequence[str] | None = None,
+    project_name: str | None = None,
 ) -> Project:
     """Parse, interpolate and merge ``files`` (base first, overlays after).
 
@@ -858,53 +886,87 @@ def load_project(
     first file; a path; ``False``: none), each ``(label, values)`` of ``env_values`` (e.g.
     decrypted env files, as ``secretsafe run -f`` would export them), then ``environ``
     (``os.environ`` by default). ``dotenv_values`` replaces reading the ``.env`` (the caller
-    already read or decrypted it).
+    already read or decrypted it). ``dotenv`` may also be a list of files read in its place,
+    in order, as compose's ``--env-file`` flags are.
+
+    ``include:`` entries are loaded as compose loads them (their own project directory and
+    ``.env``, the including project's environment winning). Services whose ``profiles`` are
+    not enabled (``profiles``, else ``COMPOSE_PROFILES`` from the environment or ``.env``;
+    ``*`` enables all) are left out, as ``docker compose config`` leaves them out:
+    :attr:`Project.disabled` names them.
+
+    A directory in place of ``files`` is a project found as ``docker compose`` finds it when
+    started there: ``COMPOSE_FILE`` (from the environment, else its ``.env``; paths separated
+    by ``COMPOSE_PATH_SEPARATOR`` or ``:``), else the first of ``compose.yaml``,
+    ``compose.yml``, ``docker-compose.yml``, ``docker-compose.yaml`` with the first
+    ``*.override.*`` twin. ``COMPOSE_PROJECT_NAME`` is set for interpolation as compose sets
+    it: ``project_name``, else the variable, else ``name:``, else the directory's name.
     """
+    if len(files) == 1 and os.path.isdir(files[0]):
+        files = _discover(os.fspath(files[0]), os.environ if environ is None else environ)
     if not files:
         raise ComposeError("no compose file given", hint="pass --compose FILE")
     first = os.fspath(files[0])
     pdir = os.fspath(project_dir) if project_dir is not None else os.path.dirname(first) or "."
+    # What compose runs in: the env files given (as `secretsafe run -f` exports them), then
+    # the process environment over them. The project .env is under both, and its ${VAR}
+    # references see them first (compose-go GetEnvFromFile).
+    outer: dict[str, str] = {}
+    outer_sources: dict[str, str] = {}
+    for label, values in env_values:
+        for k in values:
+            outer[k] = values[k]
+            outer_sources[k] = label
+    process = os.environ if environ is None else environ
+    for k in process:
+        outer[k] = process[k]
+        outer_sources[k] = "environment"
     merged_env: dict[str, str] = {}
     sources: dict[str, str] = {}
     dotenv_path: str | None = None
-    if dotenv is not False:
+    dotenv_refs: list[tuple[Loc, Ref]] = []
+    if isinstance(dotenv, Sequence) and not isinstance(dotenv, str):
+        # compose --env-file: each file read in order, all of them required.
+        values_in: dict[str, str] = {}
+        for env_file in dotenv:
+            name = os.fspath(env_file)
+            if not os.path.isfile(name):
+                raise ComposeError(
+                    f"{name}: env file not found", hint="docker compose refuses it too"
+                )
+            _read_dotenv(name, outer, dotenv_refs, into=values_in)
+            dotenv_path = name
+        for k, v in values_in.items():
+            merged_env[k] = v
+            sources[k] = dotenv_path or ".env"
+    elif dotenv is not False:
         candidate = os.path.join(pdir, ".env") if dotenv is True else os.fspath(dotenv)  # type: ignore[arg-type]
         if dotenv_values is not None or os.path.isfile(candidate):
             dotenv_path = candidate
-            values = dotenv_values if dotenv_values is not None else _read_dotenv(candidate)
+            values = (
+                dotenv_values
+                if dotenv_values is not None
+                else _read_dotenv(candidate, outer, dotenv_refs)
+            )
             for k in values:
                 merged_env[k] = values[k]
                 sources[k] = candidate
-    for label, values in env_values:
-        for k in values:
-            merged_env[k] = values[k]
-            sources[k] = label
-    process = os.environ if environ is None else environ
-    for k in process:
-        merged_env[k] = process[k]
-        sources[k] = "environment"
+    merged_env.update(outer)
+    sources.update(outer_sources)
 
-    cache: dict[str, ComposeFile] = {}
-    parsed: list[ComposeFile] = []
-    for f in files:
-        cf = parse_file(f, env=merged_env)
-        cache[cf.abspath] = cf
-        _resolve_extends(cf, merged_env, cache)
-        parsed.append(cf)
-
-    services: dict[str, YMap] = {}
-    svc_locs: dict[str, list[Loc]] = {}
-    for cf in parsed:
-        svcs = cf.data.get("services")
-        if not isinstance(svcs, YMap):
-            continue
-        for name in svcs:
-            svc = svcs[name]
-            if svc is RESET:
-                services.pop(name, None)
-                continue
-            svc_locs.setdefault(name, []).append(svcs.locs[name])
-            services[name] = merge_service(services[name], svc) if name in services else svc
+    enabled = _enabled_profiles(profiles, merged_env)
+    merged_env["COMPOSE_PROJECT_NAME"] = _project_name(project_name, merged_env, files, pdir)
+    sources["COMPOSE_PROJECT_NAME"] = "the project name"
+    state = _Loading(dotenv_refs)
+    services, svc_locs = _load_files(state, [os.fspath(f) for f in files], merged_env, pdir)
+    parsed = state.parsed
+    disabled: dict[str, tuple[str, ...]] = {}
+    for name, cfg in list(services.items()):
+        wanted = _profiles_of(cfg)
+        if wanted and "*" not in enabled and not enabled.intersection(wanted):
+            disabled[name] = tuple(shown(p) for p in wanted)  # as written: never a value
+            del services[name]
+    _check_depends_on(services, svc_locs, disabled)
     out: dict[str, Service] = {}
     for name, cfg in services.items():
         out[name] = _service(name, cfg, tuple(svc_locs[name]), pdir)
@@ -915,7 +977,239 @@ def load_project(
         environ=merged_env,
         env_sources=sources,
         dotenv_path=dotenv_path,
+        dotenv_refs=dotenv_refs,
+        disabled=disabled,
+        profiles=tuple(sorted(enabled)),
     )
+
+
+class _Loading:
+    """What one :func:`load_project` call shares across included projects: every file
+    parsed (by absolute path, and in order) and the ``${VAR}`` references met in ``.env``
+    files."""
+
+    def __init__(self, refs: list[tuple[Loc, Ref]]) -> None:
+        self.cache: dict[str, ComposeFile] = {}
+        self.parsed: list[ComposeFile] = []
+        self.refs = refs
+
+
+def _load_files(
+    state: _Loading,
+    files: Sequence[str],
+    env: Mapping[str, str],
+    workdir: str,
+    *,
+    chain: tuple[str, ...] = (),
+    displays: Sequence[str] | None = None,
+) -> tuple[dict[str, YMap], dict[str, list[Loc]]]:
+    """Parse ``files`` (base first), apply each one's ``include:`` and ``extends``, merge
+    them: the services and where each is defined. ``chain``: the files including this one
+    (a cycle is refused, as in compose). ``displays``: how to name the files (templates, for
+    included ones), when not as given."""
+    cache, parsed = state.cache, state.parsed
+    services: dict[str, YMap] = {}
+    svc_locs: dict[str, list[Loc]] = {}
+    for i, f in enumerate(files):
+        display = f if displays is None else displays[i]
+        cf = parse_file(f, env=env, display=display)
+        if displays is not None:
+            # Included: env_file paths are relative to the included project's directory.
+            _anchor_env_files(cf, workdir, os.path.dirname(displays[0]))
+        cache[cf.abspath] = cf
+        parsed.append(cf)
+        if "include" in cf.data:
+            _apply_include(state, cf, env, workdir, (*chain, cf.abspath))
+        _resolve_extends(cf, env, cache)
+        svcs = cf.data.get("services")
+        if not isinstance(svcs, YMap):
+            continue
+        for name in svcs:
+            svc = svcs[name]
+            if svc is RESET:
+                services.pop(name, None)
+                continue
+            svc_locs.setdefault(name, []).append(svcs.locs[name])
+            services[name] = merge_service(services[name], svc) if name in services else svc
+    return services, svc_locs
+
+
+def _apply_include(
+    state: _Loading, cf: ComposeFile, env: Mapping[str, str], workdir: str, chain: tuple[str, ...]
+) -> None:
+    """compose-go ``ApplyInclude``: load each included project (paths relative to
+    ``workdir``; its own directory and ``.env``; ``env`` winning over that ``.env``) and add
+    its services to ``cf``'s, a name defined on both sides being refused."""
+    entries = cf.data.pop("include")
+    loc = cf.data.locs.pop("include")
+    if entries is None:
+        return
+    if not isinstance(entries, YList):
+        raise ComposeError(f"{loc}: include must be a list")
+    own = cf.data.get("services")
+    if own is None:
+        own = YMap(loc)
+        cf.data.put("services", own, loc)
+    if not isinstance(own, YMap):
+        raise ComposeError(f"{loc}: services must be a mapping")
+    display_base = os.path.dirname(cf.path)
+    for entry, entry_loc in zip(entries, entries.locs, strict=True):
+        spec = YMap(entry_loc)
+        if isinstance(entry, str):
+            spec.put("path", entry, entry_loc)
+        elif isinstance(entry, YMap):
+            spec = entry
+        else:
+            raise ComposeError(f"{entry_loc}: an include entry is a path or a mapping")
+        paths = _str_list(spec.get("path"), entry_loc, "include path")
+        if not paths:
+            raise ComposeError(f"{entry_loc}: an include entry needs a path")
+        first = _resolve(workdir, paths[0])
+        if first in chain:
+            raise ComposeError(f"{entry_loc}: include cycle", hint="remove the cycle")
+        pdir_spec = spec.get("project_directory")
+        sub_dir = (
+            _resolve(workdir, str(pdir_spec))
+            if isinstance(pdir_spec, str)
+            else os.path.dirname(first)
+        )
+        env_files = _str_list(spec.get("env_file"), entry_loc, "include env_file")
+        dotenvs = [_resolve(workdir, e) for e in env_files]
+        if not env_files and os.path.isfile(os.path.join(sub_dir, ".env")):
+            dotenvs = [os.path.join(sub_dir, ".env")]
+        values: dict[str, str] = {}
+        for path in dotenvs:
+            if not os.path.isfile(path):
+                raise ComposeError(f"{entry_loc}: an include env_file does not exist")
+            _read_dotenv(path, env, state.refs, into=values)
+        sub_env = {**values, **env}  # compose Merge: the including environment wins
+        sub_services, sub_locs = _load_files(
+            state,
+            [_resolve(workdir, p) for p in paths],
+            sub_env,
+            sub_dir,
+            chain=chain,
+            displays=[os.path.join(display_base, shown(p)) for p in paths],
+        )
+        for name, svc in sub_services.items():
+            if name in own:
+                raise ComposeError(
+                    f"{entry_loc}: services.{name} conflicts with imported resource",
+                    hint="docker compose refuses a service defined both here and in an "
+                    "included file; rename one",
+                )
+            own.put(name, svc, sub_locs[name][0])
+
+
+_DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+_OVERRIDE_FILES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
+
+
+def _discover(directory: str, environ: Mapping[str, str]) -> list[str]:
+    """The compose files docker compose uses when started in ``directory`` (compose-go
+    ``WithConfigFileEnv`` / ``WithDefaultConfigPath``, without walking up)."""
+    env = dict(environ)
+    dotenv = os.path.join(directory, ".env")
+    if "COMPOSE_FILE" not in env and os.path.isfile(dotenv):
+        values = _read_dotenv(dotenv, env, [])
+        env = {**values, **env}
+    listed = env.get("COMPOSE_FILE")
+    if listed is not None:
+        sep = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return [os.path.join(directory, p) for p in listed.split(sep)]
+    found = [
+        os.path.join(directory, n)
+        for n in _DEFAULT_FILES
+        if os.path.isfile(os.path.join(directory, n))
+    ]
+    if not found:
+        from secretsafe.errors import FileError
+
+        raise FileError(
+            f"{directory}: a directory with no compose file (compose.yaml, "
+            "docker-compose.yml, ...) and no COMPOSE_FILE",
+            hint="pass --compose FILE",
+        )
+    overrides = [n for n in _OVERRIDE_FILES if os.path.isfile(os.path.join(directory, n))]
+    return [found[0], *(os.path.join(directory, n) for n in overrides[:1])]
+
+
+_NAME_CHARS = re.compile(r"[^-_a-z0-9]")
+_NAME_LINE = re.compile(r"""^name:[ \t]*(["']?)([^"'#\n]*?)\1[ \t]*(?:#[^\n]*)?$""", re.MULTILINE)
+
+
+def _project_name(
+    given: str | None, env: Mapping[str, str], files: Sequence[str | os.PathLike[str]], pdir: str
+) -> str:
+    """compose-go's project name: given (``-p``), ``COMPOSE_PROJECT_NAME``, the first
+    ``name:`` of the files (interpolated), the project directory's name (normalized)."""
+    if given:
+        return given
+    from_env = env.get("COMPOSE_PROJECT_NAME")
+    if from_env:
+        return from_env
+    for f in files:
+        if not os.path.isfile(f):
+            continue  # missing, or not a regular file (a FIFO would block): refused later
+        try:
+            with open(f, encoding="utf-8") as handle:
+                # A top-level `name:` line; no YAML load here (a hostile file is refused when
+                # it is parsed, with its location).
+                m = _NAME_LINE.search(handle.read())
+        except (OSError, UnicodeDecodeError):
+            continue  # reported when the file is parsed
+        if m is not None and m.group(2):
+            return interpolate(m.group(2), env).value
+    base = os.path.basename(os.path.abspath(pdir)).lower()
+    return _NAME_CHARS.sub("", base).lstrip("_-")
+
+
+def _str_list(value: Any, loc: Loc, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, YList) and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    raise ComposeError(f"{loc}: {what} must be a string or a list of strings")
+
+
+def _enabled_profiles(profiles: Sequence[str] | None, env: Mapping[str, str]) -> set[str]:
+    if profiles is None:
+        profiles = env.get("COMPOSE_PROFILES", "").split(",")
+    return {p.strip() for p in profiles if p.strip()}
+
+
+def _profiles_of(cfg: YMap) -> tuple[str, ...]:
+    """The service's profiles (each a ``str`` or a :class:`Templated`)."""
+    value = cfg.get("profiles")
+    if isinstance(value, YList):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _check_depends_on(
+    services: Mapping[str, YMap],
+    locs: Mapping[str, list[Loc]],
+    disabled: Mapping[str, tuple[str, ...]],
+) -> None:
+    """An enabled service that depends on a disabled one: compose refuses the project."""
+    for name, cfg in services.items():
+        deps = cfg.get("depends_on")
+        for dep in deps if isinstance(deps, (YList, YMap)) else ():
+            if isinstance(dep, str) and dep in disabled:
+                where = deps.locs[dep] if isinstance(deps, YMap) else locs[name][-1]
+                raise ComposeError(
+                    f"{where}: service {name} depends on {dep}, whose profile "
+                    f"({', '.join(disabled[dep])}) is not enabled",
+                    hint=f"enable it: COMPOSE_PROFILES={disabled[dep][0]} or "
+                    f"--profile {disabled[dep][0]}",
+                )
 
 
 def _service(name: str, cfg: YMap, locs: tuple[Loc, ...], pdir: str) -> Service:
@@ -924,7 +1218,9 @@ def _service(name: str, cfg: YMap, locs: tuple[Loc, ...], pdir: str) -> Service:
     refs = cfg.get("env_file")
     vols = cfg.get("volumes")
     env_files = [
-        r._replace(resolved=_resolve(pdir, r.path), display=_resolve(pdir, r.shown))
+        r
+        if r.resolved
+        else r._replace(resolved=_resolve(pdir, r.path), display=_resolve(pdir, r.shown))
         for r in (refs if isinstance(refs, YList) else ())
     ]
     return Service(
@@ -946,16 +1242,28 @@ def _resolve(pdir: str, path: str) -> str:
     return os.path.normpath(os.path.join(pdir, os.path.expanduser(path)))
 
 
-def _read_dotenv(path: str) -> Mapping[str, str]:
-    """The project ``.env``: plaintext dotenv. An encrypted one contributes its names only
+def _read_dotenv(
+    path: str,
+    lookup: Mapping[str, str],
+    refs: list[tuple[Loc, Ref]],
+    *,
+    into: dict[str, str] | None = None,
+) -> Mapping[str, str]:
+    """The project ``.env``, read and interpolated as compose does (references see
+    ``lookup``, then earlier lines, of this file and the ones read before it into ``into``);
+    the references met are appended to ``refs``. An encrypted one contributes its names only
     (with empty values), since interpolation must not need a key."""
-    from secretsafe import dotenv
+    from secretsafe.compose.envparse import expand, parse
     from secretsafe.files import read_text
     from secretsafe.sops import is_encrypted
 
+    values: dict[str, str] = into if into is not None else {}
     text = read_text(path, what=".env file")
     if is_encrypted(text):
         from secretsafe.compose.envfiles import encrypted_names
 
-        return dict.fromkeys((n for n, _ in encrypted_names(text)), "")
-    return dotenv.loads(text, path=path)
+        values.update(dict.fromkeys((n for n, _ in encrypted_names(text)), ""))
+        return values
+    for got in expand(parse(text, path=path), lookup=lookup, into=values, where=path):
+        refs.extend((Loc(path, got.line), r) for r in got.refs)
+    return values

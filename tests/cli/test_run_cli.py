@@ -144,3 +144,31 @@ def test_fast_main_falls_back_for_unusual_args() -> None:
     assert fast_main(["-f"]) is None
     assert fast_main(["-f", "x.enc", "--"]) is None
     assert fast_main(["--backend", "bogus", "--", "true"]) is None
+
+
+def test_expand_flag_on_both_paths(tmp_path: Path, age_key: AgeKey) -> None:
+    src = tmp_path / "x.env"
+    src.write_text("HOST=db\nURL=pg://${HOST}/${NAME:-app}\n")
+    enc = envfile.encrypt_file(src)
+    src.unlink()
+    show = ["sh", "-c", 'printf "%s" "$URL"']
+    r = _run(["run", "-f", str(enc), "--expand", "--", *show], cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "pg://db/app")
+    r = _run(["run", "-f", str(enc), "--", *show], cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "pg://${HOST}/${NAME:-app}")
+    # The click path (--file) takes the flags too.
+    r = _run(["run", "--file", str(enc), "--expand", *show], cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "pg://db/app")
+    r = _run(["run", "--file", str(enc), "--no-expand", *show], cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "pg://${HOST}/${NAME:-app}")
+
+
+def test_unmet_required_reference_stops_the_start(tmp_path: Path, age_key: AgeKey) -> None:
+    src = tmp_path / "x.env"
+    src.write_text(f"TOKEN={CANARY}\nNEED=${{MUST:?{CANARY}}}\n")
+    enc = envfile.encrypt_file(src)
+    src.unlink()
+    r = _run(["run", "-f", str(enc), "--expand", "--", "true"], cwd=tmp_path)
+    assert r.returncode == 13
+    assert "MUST" in r.stderr
+    assert CANARY not in r.stderr + r.stdout

@@ -22,8 +22,10 @@ SECRETS_ENV = {
     "ADMIN_PASSWORD": "cAnArY-admin2-Pq0Zr7Ys4LmN",
 }
 ADMIN_LITERAL = "cAnArY-admin-Xq81vZ0pLm"
+OPENSEARCH_LITERAL = "StrongDevPassword123!@#"  # the seed stack's hardcoded search password
 CANARIES = [
     ADMIN_LITERAL,
+    OPENSEARCH_LITERAL,
     *(v for v in API_ENV.values() if v.startswith("cAnArY")),
     *SECRETS_ENV.values(),
 ]

@@ -58,15 +58,39 @@ def test_text_lists_every_problem_with_file_and_line(
         "VAULT__ENABLED:",
         f"{base}:{line_of(in_stack.base, 'ADMIN_PASSWORD:')}: error: hardcoded-secret: "
         "[service api] ADMIN_PASSWORD",
-        f"{prod}:{line_of(in_stack.overlay, 'LOG_LEVEL')}: note: conflicting-value:",
-        "failed: api (stack_settings:ApiSettings): 4 errors, 0 warnings, 2 notes",
+        # The rest of the stack in the same run (issue 12): every service's findings.
+        f"{base}:{line_of(in_stack.base, 'OPENSEARCH_INITIAL_ADMIN_PASSWORD')}: error: "
+        "hardcoded-secret: [service search] OPENSEARCH_INITIAL_ADMIN_PASSWORD",
+        f"{prod}:{line_of(in_stack.overlay, 'NODE_TLS_REJECT_UNAUTHORIZED')}: error: "
+        "tls-verify-disabled: [service worker]",
+        f"{base}:{line_of(in_stack.base, 'source: /var/run/docker.sock')}: warning: "
+        "docker-socket: [service dashboard]",
+        f"{prod}:{line_of(in_stack.overlay, 'worker.production.env')}: error: "
+        "missing-env-file: [service worker]",
+        f"{base}:{line_of(in_stack.base, 'SENTRY_DSN')}: warning: undefined-variable: "
+        "[service worker]",
+        # Overlay overrides: one line, not a list.
+        "note: overlays: 3 values of 2 services overridden (3 by docker-compose.production.yml)"
+        "; ordinary overrides, not findings",
+        "failed: 7 services, schema: api (stack_settings:ApiSettings): 7 errors, 2 warnings, "
+        "0 notes",
     ]
     for text in expected:
         assert text in out, text
+    assert "conflicting-value" not in out
     assert err.strip().splitlines() == [
-        "secretsafe: error: check: 4 errors in docker-compose.yml, "
+        "secretsafe: error: check: 7 errors in docker-compose.yml, "
         "docker-compose.production.yml (each is listed above with its file and line)"
     ]
+
+
+def test_schema_alone_checks_the_services_of_its_namespace(
+    in_stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(prod_args(in_stack, "--schema", "stack_settings:ApiSettings"))
+    out = capsys.readouterr().out
+    assert rc == 3
+    assert "failed: 7 services, schema: api (stack_settings:ApiSettings): 7 errors" in out
 
 
 def test_json_report(in_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,7 +100,8 @@ def test_json_report(in_stack: Stack, capsys: pytest.CaptureFixture[str]) -> Non
     assert doc["version"] == 1
     assert doc["ok"] is False
     assert doc["services"] == [{"name": "api", "schema": "stack_settings:ApiSettings"}]
-    assert doc["counts"] == {"error": 4, "warning": 0, "note": 2}
+    assert doc["counts"] == {"error": 7, "warning": 2, "note": 0}
+    assert len(doc["overrides"]) == 3
     unknown = next(f for f in doc["findings"] if f["rule"] == "schema.unknown")
     assert unknown == {
         "rule": "schema.unknown",
@@ -107,7 +132,6 @@ def test_all_services_without_schema_and_sarif(
         "docker-socket",
         "missing-env-file",
         "tls-verify-disabled",
-        "conflicting-value",
         # every service is checked; the labelled API against its schema too
         "schema.unknown",
         "schema.missing",
@@ -126,19 +150,15 @@ def test_clean_stack_passes(
     rc = main(prod_args(clean_stack, "--service", "api", "--schema", "stack_settings:ApiSettings"))
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "ok: api (stack_settings:ApiSettings): 0 errors, 0 warnings" in out
+    assert "ok: 6 services, schema: api (stack_settings:ApiSettings): 0 errors, 0 warnings" in out
 
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["check", "--service", "api", "--schema", "x:Y"], 2, "--service and --all need --compose"),
+        (["check", "--service", "api", "--schema", "x:Y"], 2, "need --compose FILE"),
         (["check"], 2, "missing option --schema"),
-        (
-            ["check", "--compose", "docker-compose.yml", "--schema", "stack_settings:ApiSettings"],
-            2,
-            "--schema with --compose needs --service NAME",
-        ),
+        (["check", "--schema", "x:Y", "--profile", "p"], 2, "need --compose FILE"),
         (["check", "--compose", "docker-compose.yml", "--service", "web"], 40, "no service 'web'"),
         (
             ["check", "--compose", "missing.yml", "--service", "api"],
@@ -176,4 +196,4 @@ def test_real_process_exit_code_and_streams(in_stack: Stack) -> None:
     )
     assert proc.returncode == 3
     assert "schema.unknown" in proc.stdout
-    assert proc.stderr.startswith("secretsafe: error: check: 4 errors")
+    assert proc.stderr.startswith("secretsafe: error: check: 7 errors")

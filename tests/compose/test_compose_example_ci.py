@@ -54,7 +54,7 @@ def run_ci(app: Path) -> subprocess.CompletedProcess[str]:
 def test_example_passes(repo: Path) -> None:
     r = run_ci(repo)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "ok: app (settings:Settings): 0 errors, 0 warnings" in r.stdout
+    assert "ok: 4 services, schema: app (settings:Settings): 0 errors, 0 warnings" in r.stdout
     check = json.loads((repo / "secretsafe-check.json").read_text(encoding="utf-8"))
     assert check["ok"] is True
     assert [s["name"] for s in check["services"]] == ["app", "worker"]

@@ -41,6 +41,13 @@ def test_every_compose_finding_of_the_production_stack(stack: Stack) -> None:
     base, prod = stack.base, stack.overlay
     assert located(findings) == {
         ("hardcoded-secret", base.name, line_of(base, "ADMIN_PASSWORD:"), "api", "ADMIN_PASSWORD"),
+        (
+            "hardcoded-secret",
+            base.name,
+            line_of(base, "OPENSEARCH_INITIAL_ADMIN_PASSWORD="),
+            "search",
+            "OPENSEARCH_INITIAL_ADMIN_PASSWORD",
+        ),
         ("undefined-variable", base.name, line_of(base, "SENTRY_DSN="), "worker", "SENTRY_DSN"),
         (
             "docker-socket",
@@ -57,31 +64,15 @@ def test_every_compose_finding_of_the_production_stack(stack: Stack) -> None:
             "worker",
             "NODE_TLS_REJECT_UNAUTHORIZED",
         ),
-        # Overlays overriding values: notes saying which file wins.
-        (
-            "conflicting-value",
-            prod.name,
-            line_of(prod, "ENVIRONMENT: production"),
-            "api",
-            "ENVIRONMENT",
-        ),
-        ("conflicting-value", prod.name, line_of(prod, "LOG_LEVEL"), "api", "LOG_LEVEL"),
-        (
-            "conflicting-value",
-            prod.name,
-            line_of(prod, "ENVIRONMENT=production"),
-            "worker",
-            "ENVIRONMENT",
-        ),
     }
-    conflict = next(
-        f for f in findings if f.rule == "conflicting-value" and f.variable == "LOG_LEVEL"
-    )
+    socket = next(f for f in findings if f.rule == "docker-socket")
+    assert "read-only does not help" in socket.message
+    # Overlay overrides are ordinary: not findings unless asked for.
+    conflicts = compose_findings(production(stack), rules=["conflicting-value"])
+    conflict = next(f for f in conflicts if f.variable == "LOG_LEVEL")
     assert conflict.severity == "note"
     assert f"{base}:{line_of(base, 'LOG_LEVEL')}" in conflict.message
     assert f"{prod.name} wins" in conflict.message
-    socket = next(f for f in findings if f.rule == "docker-socket")
-    assert "read-only does not help" in socket.message
 
 
 def test_schema_check_of_the_api_names_file_line_and_suggestion(
@@ -100,8 +91,26 @@ def test_schema_check_of_the_api_names_file_line_and_suggestion(
     unknown = next(f for f in report.findings if f.rule == "schema.unknown")
     assert unknown.suggestions == ("DATABASE__DATABASE",)
     assert not report.ok
-    # The worker's findings are not the API's business.
-    assert {f.service for f in report.findings} == {"api"}
+    # The whole stack's compose findings come with the API's schema check (issue 12).
+    assert {f.service for f in report.findings} == {"api", "worker", "dashboard", "search"}
+    assert {(o.service, o.variable) for o in report.overrides} == {
+        ("api", "ENVIRONMENT"),
+        ("api", "LOG_LEVEL"),
+        ("worker", "ENVIRONMENT"),
+    }
+    assert report.overrides_line() == (
+        f"overlays: 3 values of 2 services overridden (3 by {prod}); "
+        "ordinary overrides, not findings"
+    )
+
+
+def test_schema_alone_applies_to_the_services_of_its_namespace(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secretsafe.compose.findings import namespace_services
+
+    monkeypatch.chdir(stack.root)
+    assert namespace_services(production(stack), "stack_settings:ApiSettings") == ["api"]
 
 
 def test_required_variable_when_nothing_provides_it(stack: Stack) -> None:
@@ -136,11 +145,10 @@ def test_clean_stack_has_no_error_or_warning(
     )
     report = check_compose(project, services=list(project.services), spec=None)
     assert report.schemas == {"api": "stack_settings:ApiSettings"}
-    serious = [f for f in report.findings if f.severity != "note"]
-    assert serious == []
+    assert report.findings == []
     assert report.ok
-    # What remains are notes on intended overrides.
-    assert {f.rule for f in report.findings} <= {"conflicting-value"}
+    # Intended overrides are counted, not reported.
+    assert len(report.overrides) == 4
 
 
 def test_clean_stack_base_alone_has_no_finding(clean_stack: Stack) -> None:

@@ -335,7 +335,7 @@ services:
         ("services: [a]\n", "services must be a mapping"),
         ("- a\n", "a compose file is a mapping"),
         ("services:\n  app: [x]\n", "service 'app' must be a mapping"),
-        ("include: [other.yml]\nservices: {}\n", "include is not supported"),
+        ("include: 3\nservices: {}\n", "include must be a list"),
         ("services:\n  app:\n    environment: 3\n", "environment must be a mapping or a list"),
         ("services:\n  app:\n    extends: nope\n", "no service 'nope' to extend"),
         ("x: &a [*a]\n", "recursive alias"),

@@ -207,3 +207,52 @@ def test_api_exceptions_hold_no_interpolated_value(project: Path, tally: Tally) 
             if any(CANARY in t for t in exception_texts(exc)):
                 problem = f"in {type(exc).__name__}"
         tally.check(f"{position} | {template}", problem)
+
+
+#: Lines of an env file (the project .env, or an env_file of the service) holding a template:
+#: quoted and unquoted values, malformed ones, and a value pasted with no name.
+ENV_LINES = (
+    "DB_PASSWORD={t}",
+    'DB_PASSWORD="{t}"',
+    "DB_PASSWORD='{t}'",
+    "export API_KEY={t} # comment",
+    "NODE_TLS_REJECT_UNAUTHORIZED={t}",
+    "URL=postgres://u:{t}@db/x",
+    "BROKEN=${{{t}",
+    "BROKEN=${{}}{t}",
+    'BROKEN="{t}',
+    "{t}",
+    "${{CANARY_VAR}} KEY={t}",
+)
+ENV_COMPOSE = "services:\n  app:\n    image: x\n    env_file: [app.env]\n  other:\n    image: y\n"
+
+
+def test_env_file_interpolation_channel(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tally: Tally
+) -> None:
+    """Class test: the canary reaches env-file values through ${VAR} interpolation (from a
+    decrypted -f file or the environment) or is written in them, in the project .env and in
+    an env_file, every line shape (malformed ones too) and every format: it is in no output
+    and no exception text."""
+    (project / "compose.yml").write_text(ENV_COMPOSE, encoding="utf-8")
+    runs = 0
+    for line, template, where, via_env in itertools.product(
+        ENV_LINES,
+        (*TEMPLATES, CANARY),
+        ("app.env", ".env"),
+        (False, True),
+    ):
+        if via_env:
+            monkeypatch.setenv("CANARY_VAR", CANARY)
+        else:
+            monkeypatch.delenv("CANARY_VAR", raising=False)
+        text = line.format(t=template) + "\nOTHER=1\n"
+        (project / "app.env").write_text(text if where == "app.env" else "A=1\n", encoding="utf-8")
+        (project / ".env").write_text(text if where == ".env" else "B=1\n", encoding="utf-8")
+        extra = [] if via_env else ["-f", "secrets.env.enc"]
+        for fmt in FORMATS:
+            args = ["check", "--compose", "compose.yml", *extra, "--format", fmt]
+            problem, _ = _leak(args)
+            runs += 1
+            tally.check(f"{where} | {line} | {template} | env={via_env} | {fmt}", problem)
+    tally.note("env-file check runs", runs)
