@@ -11,6 +11,7 @@ import click
 # name -> "module:attribute". Adding a command is one line here plus its module.
 COMMANDS: dict[str, str] = {
     "keys": "secretsafe.cli.keys:keys",
+    "init": "secretsafe.cli.init:init",
     "encrypt": "secretsafe.cli.files:encrypt",
     "decrypt": "secretsafe.cli.files:decrypt",
     "edit": "secretsafe.cli.files:edit",
@@ -18,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "unset": "secretsafe.cli.files:unset",
     "rotate": "secretsafe.cli.files:rotate",
     "recipients": "secretsafe.cli.files:recipients",
+    "convert": "secretsafe.cli.convert:convert",
     "run": "secretsafe.cli.run:run",
     "check": "secretsafe.cli.check:check",
     "example": "secretsafe.cli.check:example",

@@ -137,15 +137,16 @@ def gather(
         if plain and dotenv_out is not None:
             dotenv_out.update(values)
 
+    delimiter = nested_delimiter(schema)
     for model_file in _config_env_files(schema):
-        encrypted = _encrypted_file(model_file)
+        encrypted = _encrypted_file(model_file, delimiter)
         if encrypted is not None:
             add(encrypted, model_file)
         else:
             add(_pydantic_dotenv(schema, model_file), model_file, plain=True)
     for path in env_files:
         text = _read(path)
-        add(_values(text, path), os.fspath(path), plain=not _is_encrypted(text))
+        add(_values(text, path, delimiter), os.fspath(path), plain=not _is_encrypted(text))
     process = os.environ if environ is None else environ
     if vault is not None:
         vault = _vault_as_configured(schema, vault, {**env, **process})
@@ -225,17 +226,26 @@ def _config_env_files(schema: type[Any]) -> list[str]:
     return [os.path.expanduser(os.fspath(f)) for f in files]
 
 
-def _encrypted_file(path: str) -> Mapping[str, str] | None:
+def nested_delimiter(schema: type[Any]) -> str | None:
+    """The model's ``env_nested_delimiter``: a sops JSON/YAML file's nested keys are joined
+    with it, so ``database: {host: ...}`` reaches the field ``database.host`` (``None``: the
+    default ``__``)."""
+    config = getattr(schema, "model_config", {}) or {}
+    delimiter = config.get("env_nested_delimiter")
+    return delimiter if isinstance(delimiter, str) and delimiter else None
+
+
+def _encrypted_file(path: str, delimiter: str | None = None) -> Mapping[str, str] | None:
     """The decrypted values of a model env file that is SOPS-encrypted, else ``None``."""
     from secretsafe.files import read_bytes
 
     if not os.path.isfile(path):
         return None
     try:
-        text = read_bytes(path, what="env file").decode("utf-8-sig")
+        text = read_bytes(path, what="env file").decode("utf-8")
     except UnicodeDecodeError:
         return None  # sops writes UTF-8: a plaintext file in its env_file_encoding
-    return _values(text, path) if _is_encrypted(text) else None
+    return _values(text, path, delimiter) if _is_encrypted(text) else None
 
 
 def _pydantic_dotenv(schema: type[Any], path: str) -> dict[str, str]:
@@ -248,30 +258,36 @@ def _pydantic_dotenv(schema: type[Any], path: str) -> dict[str, str]:
 
 
 def _read(path: str | os.PathLike[str]) -> str:
+    """The file's text; a UTF-8 BOM is kept in a sops file (sops encrypted the first key with
+    it) and dropped from a plaintext one."""
     from secretsafe.files import read_text
 
-    return read_text(path, what="env file")
+    text = read_text(path, what="env file", keep_bom=True)
+    return text if _is_encrypted(text) else text.removeprefix("\ufeff")
 
 
 def _is_encrypted(text: str) -> bool:
-    from secretsafe.sops import is_encrypted
+    """A sops file of any format secretsafe reads (dotenv, JSON, YAML)."""
+    from secretsafe.sops import is_sops_file
 
-    return is_encrypted(text)
+    return is_sops_file(text)
 
 
-def _values(text: str, path: str | os.PathLike[str]) -> Mapping[str, str]:
+def _values(
+    text: str, path: str | os.PathLike[str], delimiter: str | None = None
+) -> Mapping[str, str]:
     if _is_encrypted(text):
         from secretsafe.sops import decrypt_text
 
-        return decrypt_text(text, path=path).values
+        return decrypt_text(text, path=path, delimiter=delimiter).values
     from secretsafe import dotenv
 
     return dotenv.loads(text, path=os.fspath(path))
 
 
 def read_env_file(path: str | os.PathLike[str]) -> Mapping[str, str]:
-    """The values of one env file: a SOPS-encrypted one decrypted in memory (native codec),
-    a plaintext one parsed as dotenv."""
+    """The values of one env file: a SOPS-encrypted one decrypted in memory (native codec;
+    a JSON/YAML one flattened to ``SECTION__FIELD``), a plaintext one parsed as dotenv."""
     return _values(_read(path), path)
 
 

@@ -12,8 +12,9 @@ backend wherever a caller leaves it at ``auto``.
 
 CONTRACT (stable; other layers code against these signatures):
 
-    decrypt_text(text, *, identities=None, path=None, backend="auto") -> Document
-    decrypt_file(path, *, identities=None, backend="auto") -> SecretValues
+    decrypt_text(text, *, identities=None, path=None, backend="auto",
+                 delimiter=None) -> Document
+    decrypt_file(path, *, identities=None, backend="auto", delimiter=None) -> SecretValues
     encrypt_items(items, *, recipients=None, key_groups=None, shamir_threshold=None,
                   rules=None, path=None, backend="auto") -> str
     encrypt_values(values, dst, *, recipients=None, rules=None) -> None   # atomic, 0600
@@ -82,6 +83,20 @@ def is_encrypted(text: str) -> bool:
     return _native_is_encrypted(text)
 
 
+def is_sops_file(text: str) -> bool:
+    """True if ``text`` is a sops file secretsafe reads: dotenv, or JSON/YAML as sops writes
+    them (:func:`is_encrypted` sees the dotenv form only). Internal to secretsafe (not in
+    ``__all__``)."""
+    return sops_format(text) is not None
+
+
+def sops_format(text: str) -> Literal["dotenv", "json", "yaml"] | None:
+    """The format of a sops file secretsafe reads, else None. Internal (not in ``__all__``)."""
+    if is_encrypted(text):
+        return "dotenv"
+    return _nested_store(text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Decrypt
 
@@ -92,8 +107,11 @@ def decrypt_text(
     identities: Sequence[Identity] | None = None,
     path: str | os.PathLike[str] | None = None,
     backend: str = "auto",
+    delimiter: str | None = None,
 ) -> Document:
-    """Decrypt a SOPS dotenv document in memory."""
+    """Decrypt a SOPS document in memory: dotenv, or JSON/YAML with its nested values
+    flattened into variables joined by ``delimiter`` (``__`` by default; a settings model's
+    ``env_nested_delimiter``)."""
     from secretsafe.sops import native
 
     chosen = resolve_backend(backend)
@@ -107,7 +125,7 @@ def decrypt_text(
         identities = discover()
     idents = list(identities)
     if nested is not None:
-        return _decrypt_nested(text, idents, where, chosen, nested)
+        return _decrypt_nested(text, idents, where, chosen, nested, delimiter=delimiter)
     if chosen == "sops":
         return _binary_decrypt(text, idents, where)
     from secretsafe.sops.backends import backend_named
@@ -130,7 +148,7 @@ def decrypt_text(
     return _fallback(reason, lambda: _binary_decrypt(text, idents, where))
 
 
-def _nested_store(text: str) -> str | None:
+def _nested_store(text: str) -> Literal["json", "yaml"] | None:
     """``json`` or ``yaml`` for a sops file of that format, else None."""
     if text.lstrip().startswith("{"):
         from secretsafe.sops.stores import json as json_store
@@ -142,14 +160,21 @@ def _nested_store(text: str) -> str | None:
 
 
 def _decrypt_nested(
-    text: str, identities: Sequence[Identity], where: str | None, chosen: str, store: str
+    text: str,
+    identities: Sequence[Identity],
+    where: str | None,
+    chosen: str,
+    store: str,
+    *,
+    delimiter: str | None,
 ) -> Document:
     """A sops JSON or YAML file, its nested values flattened into variables
     (:mod:`secretsafe.sops.flatten`)."""
     from secretsafe.sops import native
-    from secretsafe.sops.flatten import flatten
+    from secretsafe.sops.flatten import DELIMITER, flatten
     from secretsafe.sops.model import Document
 
+    delimiter = delimiter or DELIMITER
     if chosen != "sops":
         try:
             pyrage_ids = [i.to_pyrage() for i in identities]
@@ -159,7 +184,9 @@ def _decrypt_nested(
                 raise
             reason: UnsupportedError = exc
         else:
-            return Document(items=tuple(flatten(tree, path=where)), metadata=metadata)
+            return Document(
+                items=tuple(flatten(tree, delimiter=delimiter, path=where)), metadata=metadata
+            )
     else:
         reason = UnsupportedError("--backend sops")
 
@@ -181,7 +208,9 @@ def _decrypt_nested(
             metadata = Metadata(
                 key_groups=(), shamir_threshold=None, lastmodified="", rules=Rules(), version=""
             )
-        return Document(items=tuple(flatten(tree, path=where)), metadata=metadata)
+        return Document(
+            items=tuple(flatten(tree, delimiter=delimiter, path=where)), metadata=metadata
+        )
 
     return run_binary() if chosen == "sops" else _fallback(reason, run_binary)
 
@@ -224,10 +253,14 @@ def decrypt_file(
     *,
     identities: Sequence[Identity] | None = None,
     backend: str = "auto",
+    delimiter: str | None = None,
 ) -> SecretValues:
-    """Read and decrypt a SOPS dotenv file; the values, in file order, masked in reprs."""
+    """Read and decrypt a SOPS file; the values, in file order, masked in reprs (nested
+    JSON/YAML values flattened with ``delimiter``, see :func:`decrypt_text`)."""
     text = read_encrypted(path)
-    return decrypt_text(text, identities=identities, path=path, backend=backend).values
+    return decrypt_text(
+        text, identities=identities, path=path, backend=backend, delimiter=delimiter
+    ).values
 
 
 def read_encrypted(path: str | os.PathLike[str]) -> str:
