@@ -8,10 +8,10 @@ ensure_venv() {
     local stamp=.venv/.secretsafe-installed
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         .venv/bin/python -m pip install -q --upgrade pip
-        # compat mode: a plain path entry, not an import hook that loads pathlib at start-up.
-        # setuptools calls it transitional: fall back to the default mode if it goes away.
-        .venv/bin/python -m pip install -q -e ".[dev]" --config-settings editable_mode=compat \
-            || .venv/bin/python -m pip install -q -e ".[dev]"
+        # The default editable mode: with package-dir set in pyproject.toml it is a plain path
+        # entry, not an import hook that loads pathlib at start-up, and setuptools prints no
+        # deprecation banner (tests/test_bootstrap.py).
+        .venv/bin/python -m pip install -q -e ".[dev]"
         touch "$stamp"
     fi
 }
