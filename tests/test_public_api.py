@@ -61,7 +61,7 @@ def test_run_fast_path_imports_no_heavy_module(tmp_path: Path, age_key: AgeKey) 
         "assert env == {'A': '1', 'B': 'two'}, sorted(env)\n"
         "heavy = {'hvac', 'requests', 'keyring', 'asyncio', 'pydantic', 'click', 'yaml',"
         " 'dataclasses', 'inspect', 'tempfile', 'subprocess', 'pathlib', 'datetime', 'shutil',"
-        " 'random', 'cryptography.hazmat.primitives.ciphers', 're2'}\n"
+        " 'random', 'cryptography.hazmat.primitives.ciphers', 're2', 'secretsafe.sops.shamir'}\n"
         "print(sorted(heavy & (set(sys.modules) - before)))\n"
     )
     out = subprocess.run(

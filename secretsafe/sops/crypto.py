@@ -443,8 +443,6 @@ def _group_part(
 
 def data_key(parsed: ParsedMetadata, identities: Sequence[Any], path: str | None) -> bytes:
     """The file's data key, from its age keys (and Shamir shares) and ``identities``."""
-    from secretsafe.sops import shamir
-
     mine = [(i, _recipient_of(i)) for i in identities]
     multi = len(parsed.groups) > 1
     part_size = KEY_SIZE + 1 if multi else KEY_SIZE
@@ -485,6 +483,8 @@ def data_key(parsed: ParsedMetadata, identities: Sequence[Any], path: str | None
         )
     if not multi:
         return parts[0]
+    from secretsafe.sops import shamir  # only files with key groups pay for it
+
     try:
         combined: bytes | None = shamir.combine(parts)
     except ValueError:
