@@ -10,6 +10,15 @@ Re-encrypting a file (``edit``, ``set``, ``unset``, ``rotate``, ``recipients add
 keeps its key groups, Shamir threshold and encryption rules, and always makes a new data key.
 Files that also use KMS/PGP/Vault-transit keys can be decrypted (through the sops binary) but
 not rewritten here: secretsafe cannot re-create those keys; use sops itself for them.
+
+sops YAML and JSON files are rewritten in their own format (``edit``, ``set``, ``unset``,
+``rotate``, ``recipients add|remove``), in process whatever the backend: key order, comments
+(YAML) and the int/float/bool/null types of the values are kept; ``edit`` shows the file as
+YAML (with its comments) or JSON.
+``KEY`` is the flattened variable name ``run`` and ``load()`` give the value
+(``DATABASE__HOST`` for ``database: {host: ...}``), matched case-insensitively; a new key's
+parts are created lower-case, as ``secretsafe convert`` nests them. A value set is a string;
+a name that is a map or a list is refused (change those with ``sops edit``).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from secretsafe.errors import (
     DotenvSyntaxError,
@@ -32,7 +41,8 @@ from secretsafe.locking import exclusive  # read-modify-write changes lock the f
 from secretsafe.sops import decrypt_file
 
 if TYPE_CHECKING:
-    from secretsafe.sops.model import Document, Item
+    from secretsafe.sops.model import Document, Item, Metadata
+    from secretsafe.sops.tree import Branch
 
 __all__ = [
     "OutputFormat",
@@ -201,20 +211,95 @@ def write_plaintext(
 # Changes that re-encrypt
 
 
-def _decrypt_for_change(path: str | os.PathLike[str], *, backend: str) -> Document:
-    """The document of a sops dotenv file about to be changed. A sops JSON or YAML file is
-    read (its nested values flattened) but not rewritten here: written back as dotenv it would
-    lose its structure."""
-    from secretsafe.sops import is_encrypted
+class _Nested:
+    """A sops JSON or YAML file about to be changed: its store, decrypted tree and metadata."""
 
-    text, doc = decrypt_document(path, backend=backend)
-    if not is_encrypted(text):
-        raise UnsupportedError(
-            f"{path}: a sops JSON or YAML file; secretsafe reads it but changes only sops "
-            "dotenv files",
-            hint=f"change it with: sops edit {path}",
+    __slots__ = ("metadata", "store", "tree")
+
+    def __init__(self, store: str, tree: Branch, metadata: Metadata) -> None:
+        self.store, self.tree, self.metadata = store, tree, metadata
+
+
+def _nested_store(text: str) -> str | None:
+    from secretsafe.sops import sops_format
+
+    fmt = sops_format(text)
+    return fmt if fmt in ("json", "yaml") else None
+
+
+def _load_for_change(path: str | os.PathLike[str], *, backend: str) -> Document | _Nested:
+    """The decrypted file about to be changed: a dotenv document, or a JSON/YAML tree
+    (decrypted in process: a tree is written back natively whatever ``backend``)."""
+    from secretsafe.sops import read_encrypted, resolve_backend
+
+    text = read_encrypted(path)
+    store = _nested_store(text)
+    if store is None:
+        return decrypt_document(path, backend=backend)[1]
+    resolve_backend(backend)  # a bad name is refused the same for every format
+    from secretsafe.keys import discover
+    from secretsafe.sops import native
+
+    try:
+        tree, metadata = native.decrypt_tree(
+            text, [i.to_pyrage() for i in discover()], path=os.fspath(path), store=store
         )
-    return doc
+    except native.NativeUnsupported as exc:
+        raise UnsupportedError(
+            f"{path}: {exc.message}", hint=f"change this file with sops itself: sops edit {path}"
+        ) from None
+    return _Nested(store, tree, metadata)
+
+
+def _reencrypt_nested(
+    path: str | os.PathLike[str],
+    loaded: _Nested,
+    tree: Branch,
+    *,
+    key_groups: Sequence[Sequence[str]] | None = None,
+) -> None:
+    """Write ``tree`` back in the file's format under a new data key, keeping its key groups,
+    threshold and rules, through the same output check as every dotenv write."""
+    from secretsafe.files import atomic_write
+    from secretsafe.sops import native
+
+    meta = loaded.metadata
+    _refuse_other_keys(path, meta)
+    groups = key_groups if key_groups is not None else [list(g.age) for g in meta.key_groups]
+    encrypted = native.encrypt_tree(
+        tree,
+        key_groups=groups,
+        shamir_threshold=meta.shamir_threshold,
+        rules=meta.rules,
+        store=loaded.store,
+    )
+    native.verify_tree_encrypted(
+        encrypted, data=tree, rules=meta.rules, store=loaded.store, path=os.fspath(path)
+    )
+    atomic_write(path, encrypted)
+
+
+def _rewrite(
+    path: str | os.PathLike[str],
+    loaded: Document | _Nested,
+    *,
+    key_groups: Sequence[Sequence[str]] | None = None,
+    backend: str,
+) -> None:
+    """Re-encrypt the file as it is (new data key, ``key_groups`` if given)."""
+    if isinstance(loaded, _Nested):
+        _reencrypt_nested(path, loaded, loaded.tree, key_groups=key_groups)
+    else:
+        _reencrypt(path, loaded, loaded.items, key_groups=key_groups, backend=backend)
+
+
+def _refuse_other_keys(path: str | os.PathLike[str], meta: Metadata) -> None:
+    if meta.unsupported_key_types:
+        raise UnsupportedError(
+            f"{path}: also encrypted with {', '.join(meta.unsupported_key_types)} keys, "
+            "which secretsafe cannot re-create",
+            hint="change this file with sops itself (sops edit / sops rotate)",
+        )
 
 
 def _reencrypt(
@@ -229,12 +314,7 @@ def _reencrypt(
     from secretsafe.sops import encrypt_items
 
     meta = doc.metadata
-    if meta.unsupported_key_types:
-        raise UnsupportedError(
-            f"{path}: also encrypted with {', '.join(meta.unsupported_key_types)} keys, "
-            "which secretsafe cannot re-create",
-            hint="change this file with sops itself (sops edit / sops rotate)",
-        )
+    _refuse_other_keys(path, meta)
     groups = key_groups if key_groups is not None else [list(g.age) for g in meta.key_groups]
     encrypted = encrypt_items(
         items,
@@ -264,7 +344,7 @@ def edit_file(
     """
     import shlex
 
-    doc = _decrypt_for_change(path, backend=backend)
+    loaded = _load_for_change(path, backend=backend)
     command = editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     if not editor and not _at_terminal():
         raise UsageError(
@@ -278,7 +358,7 @@ def edit_file(
         raise UsageError(f"cannot parse the editor command {command!r}") from None
     if not argv:
         raise UsageError("the editor command is empty", hint="set $EDITOR")
-    original = dump_plain(doc.items)
+    original = _editable(loaded)
     name = Path(path).name.removesuffix(".enc") or ".env"
     from secretsafe.files import private_tempdir, remove_if_killed, remove_tree
 
@@ -298,8 +378,7 @@ def edit_file(
             if edited == original:
                 return False
             try:
-                items = parse_plain(edited, path=f"{path} (edited)")
-                _check_representable(items, path)
+                changed = _parse_edited(loaded, edited, f"{path} (edited)")
                 break
             except (DotenvSyntaxError, FormatError) as err:
                 # As sops does: a typo must not cost the user their edits. Only a person at a
@@ -316,10 +395,77 @@ def edit_file(
         remove_tree(tmpdir)
         watchdog.close()
         restore()
-    if items == list(doc.items):
+    if isinstance(loaded, _Nested):
+        tree = cast("Branch", changed)
+        if _same_tree(tree, loaded.tree):
+            return False
+        _reencrypt_nested(path, loaded, tree)
+        return True
+    items = cast("list[Item]", changed)
+    if items == list(loaded.items):
         return False
-    _reencrypt(path, doc, items, backend=backend)
+    _reencrypt(path, loaded, items, backend=backend)
     return True
+    assert isinstance(changed, list)  # noqa: S101 - a dotenv file edits to items
+    if changed == list(loaded.items):
+        return False
+    _check_representable(changed, path)
+    _reencrypt(path, loaded, changed, backend=backend)
+    return True
+
+
+def _editable(loaded: Document | _Nested) -> str:
+    """The plaintext the editor shows: dotenv, or the file's own format (YAML with its
+    comments, JSON)."""
+    if not isinstance(loaded, _Nested):
+        return dump_plain(loaded.items)
+    if loaded.store == "yaml":
+        from secretsafe.sops.stores import yaml as yaml_store
+
+        return yaml_store.to_plaintext(loaded.tree)
+    from secretsafe.sops.stores import json as json_store
+
+    return json_store.to_plaintext(loaded.tree)
+
+
+def _parse_edited(loaded: Document | _Nested, text: str, where: str) -> list[Item] | Branch:
+    """The edited plaintext read back in the file's format; :class:`FormatError` (never
+    quoting the text) when it cannot be."""
+    if not isinstance(loaded, _Nested):
+        items = parse_plain(text, path=where)
+        _check_representable(items, where.removesuffix(" (edited)"))
+        return items
+    from secretsafe.sops.metadata import NativeUnsupported
+    from secretsafe.sops.tree import Branch
+
+    if loaded.store == "json":
+        from secretsafe.sops.stores import json as json_store
+
+        tree = json_store.parse_plain(text, where)
+        meta: dict[str, str] = {}
+        if not isinstance(tree, Branch):
+            raise FormatError(f"{where}: a sops JSON file is one object", hint="fix it")
+    else:
+        from secretsafe.sops.stores import yaml as yaml_store
+
+        try:
+            tree, meta = yaml_store.load(text, where)
+        except NativeUnsupported as exc:
+            raise FormatError(
+                exc.message, hint="quote the value, so every YAML reader reads a string"
+            ) from None
+    if meta or any(key == "sops" for key, _ in tree):
+        raise FormatError(f"{where}: the key sops is reserved for sops metadata", hint="rename it")
+    return tree
+
+
+def _same_tree(a: Any, b: Any) -> bool:
+    """Equal trees, types included (``True == 1`` and ``1 == 1.0`` in Python, not in sops)."""
+    if isinstance(a, list) and isinstance(b, list):  # a Branch is a list of pairs
+        return len(a) == len(b) and all(_same_tree(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return type(a) is type(b) and _same_tree(list(a), list(b))
+    return type(a) is type(b) and a == b
 
 
 def _exit_on_termination() -> Callable[[], None]:
@@ -410,12 +556,16 @@ def _check_key(key: str) -> None:
 @exclusive
 def set_value(path: str | os.PathLike[str], key: str, value: str, *, backend: str = "auto") -> bool:
     """Set ``key`` to ``value`` (replacing it in place, or appending it). Returns True when the
-    key is new."""
+    key is new. In a JSON or YAML file ``key`` is the flattened name (module docstring)."""
     from secretsafe.sops.model import Entry
 
     _check_key(key)
-    doc = _decrypt_for_change(path, backend=backend)
-    items = list(doc.items)
+    loaded = _load_for_change(path, backend=backend)
+    if isinstance(loaded, _Nested):
+        new = _tree_set(loaded.tree, key, value, path)
+        _reencrypt_nested(path, loaded, loaded.tree)
+        return new
+    items = list(loaded.items)
     new = True
     for index, item in enumerate(items):
         if isinstance(item, Entry) and item.key == key:
@@ -424,37 +574,126 @@ def set_value(path: str | os.PathLike[str], key: str, value: str, *, backend: st
     if new:
         items.append(Entry(key, value))
     _check_representable(items, path)
-    _reencrypt(path, doc, items, backend=backend)
+    _reencrypt(path, loaded, items, backend=backend)
     return new
 
 
 @exclusive
 def unset_value(path: str | os.PathLike[str], key: str, *, backend: str = "auto") -> None:
-    """Remove ``key`` from the file; a key that is not there is a :class:`UsageError`."""
+    """Remove ``key`` from the file; a key that is not there is a :class:`UsageError`. In a
+    JSON or YAML file ``key`` is the flattened name of a value or a list (module docstring)."""
     from secretsafe.sops.model import Entry
 
-    doc = _decrypt_for_change(path, backend=backend)
-    items = [i for i in doc.items if not (isinstance(i, Entry) and i.key == key)]
-    if len(items) == len(doc.items):
-        from secretsafe.dotenv import shown_name
+    loaded = _load_for_change(path, backend=backend)
+    if isinstance(loaded, _Nested):
+        parent, index, _ = _tree_find(loaded.tree, key, path, missing_ok=False)
+        del parent[index]
+        _reencrypt_nested(path, loaded, loaded.tree)
+        return
+    items = [i for i in loaded.items if not (isinstance(i, Entry) and i.key == key)]
+    if len(items) == len(loaded.items):
+        raise _no_such_key(path, key)
+    _reencrypt(path, loaded, items, backend=backend)
 
-        raise UsageError(f"{path}: has no variable {shown_name(key)}")
-    _reencrypt(path, doc, items, backend=backend)
+
+def _no_such_key(path: str | os.PathLike[str], key: str) -> UsageError:
+    from secretsafe.dotenv import shown_name
+
+    return UsageError(f"{path}: has no variable {shown_name(key)}")
+
+
+def _tree_find(
+    tree: Branch, key: str, path: str | os.PathLike[str], *, missing_ok: bool
+) -> tuple[Branch, int, int]:
+    """The map holding the value whose flattened name is ``key`` (case-insensitive, ``__``
+    between the map keys, as :func:`secretsafe.sops.flatten.flatten` names it), its index
+    there and the map's depth; ``(deepest map on the way, -1, its depth)`` when there is none
+    and ``missing_ok``."""
+    from secretsafe.dotenv import shown_name
+    from secretsafe.sops.flatten import DELIMITER
+    from secretsafe.sops.tree import Branch
+
+    parts = key.upper().split(DELIMITER)
+    if not all(parts):
+        raise UsageError(
+            f"{shown_name(key)}: an empty part between {DELIMITER!r} separators",
+            hint="name a value of the file as run and load() see it: SECTION__FIELD",
+        )
+    branch = tree
+    for depth, part in enumerate(parts):
+        found = [i for i, (k, _) in enumerate(branch) if isinstance(k, str) and k.upper() == part]
+        if len(found) > 1:
+            raise UsageError(
+                f"{path}: more than one key gives {shown_name(key)}",
+                hint=f"change this file with: sops edit {path}",
+            )
+        if not found:
+            if missing_ok:
+                return branch, -1, depth
+            raise _no_such_key(path, key)
+        index = found[0]
+        value = branch[index][1]
+        last = depth == len(parts) - 1
+        if last and isinstance(value, Branch):
+            raise UsageError(
+                f"{path}: {shown_name(key)} is a section, not a value",
+                hint=f"name a value in it (SECTION__FIELD), or use: sops edit {path}",
+            )
+        if last:
+            return branch, index, depth
+        if not isinstance(value, Branch):
+            raise UsageError(
+                f"{path}: {shown_name(DELIMITER.join(parts[: depth + 1]))} is a value, "
+                f"not a section holding {shown_name(key)}",
+                hint="unset it first, or choose another name",
+            )
+        branch = value
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns
+
+
+def _tree_set(tree: Branch, key: str, value: str, path: str | os.PathLike[str]) -> bool:
+    """Set the value named ``key`` in ``tree`` to the string ``value``; True when it is new
+    (created with lower-case keys, under the sections that exist)."""
+    from secretsafe.dotenv import shown_name
+    from secretsafe.sops.flatten import DELIMITER
+    from secretsafe.sops.tree import Branch
+
+    branch, index, depth = _tree_find(tree, key, path, missing_ok=True)
+    if index >= 0:
+        if isinstance(branch[index][1], list):
+            raise UsageError(
+                f"{path}: {shown_name(key)} is a list; set replaces values only",
+                hint=f"change it with: sops edit {path}",
+            )
+        branch[index] = (branch[index][0], value)
+        return False
+    # Below the deepest existing section: the parts of key not yet in the tree.
+    parts = key.lower().split(DELIMITER)[depth:]
+    for part in parts[:-1]:
+        child = Branch()
+        branch.append((part, child))
+        branch = child
+    branch.append((parts[-1], value))
+    return True
 
 
 @exclusive
 def rotate(path: str | os.PathLike[str], *, backend: str = "auto") -> None:
     """Re-encrypt every value under a new random data key (same recipients and rules)."""
-    doc = _decrypt_for_change(path, backend=backend)
-    _reencrypt(path, doc, doc.items, backend=backend)
+    _rewrite(path, _load_for_change(path, backend=backend), backend=backend)
 
 
 def list_recipients(path: str | os.PathLike[str]) -> list[list[str]]:
     """The age recipients of each key group, read from the metadata (nothing is decrypted)."""
-    from secretsafe.files import read_text
-    from secretsafe.sops.native import parse_metadata
+    from secretsafe.sops import _nested_meta, read_encrypted
+    from secretsafe.sops.native import parse_metadata, parse_metadata_of
 
-    meta = parse_metadata(read_text(path, what="sops-encrypted .env file"), path=os.fspath(path))
+    text, where = read_encrypted(path), os.fspath(path)
+    store = _nested_store(text)
+    if store is None:
+        meta = parse_metadata(text, path=where)
+    else:
+        meta = parse_metadata_of(_nested_meta(text, where, store), path=where)
     return [list(g.age) for g in meta.key_groups]
 
 
@@ -469,14 +708,14 @@ def add_recipients(
     """Re-encrypt for the current recipients plus ``recipients`` (added to key group
     ``group``). Returns the recipients actually added (those not already there)."""
     wanted = _checked_recipients(recipients) or []
-    doc = _decrypt_for_change(path, backend=backend)
-    groups = [list(g.age) for g in doc.metadata.key_groups]
+    loaded = _load_for_change(path, backend=backend)
+    groups = [list(g.age) for g in loaded.metadata.key_groups]
     if not 0 <= group < len(groups):
         raise UsageError(f"{path}: has no key group {group + 1} (it has {len(groups)})")
     present = {r for g in groups for r in g}
     added = [r for r in dict.fromkeys(wanted) if r not in present]
     groups[group].extend(added)
-    _reencrypt(path, doc, doc.items, key_groups=groups, backend=backend)
+    _rewrite(path, loaded, key_groups=groups, backend=backend)
     return added
 
 
@@ -490,8 +729,8 @@ def remove_recipients(
 
     # Refuses an age *secret* key passed by mistake, without echoing it.
     recipients = [validate_recipient(r) for r in recipients]
-    doc = _decrypt_for_change(path, backend=backend)
-    groups = [list(g.age) for g in doc.metadata.key_groups]
+    loaded = _load_for_change(path, backend=backend)
+    groups = [list(g.age) for g in loaded.metadata.key_groups]
     present = {r for g in groups for r in g}
     missing = [r for r in recipients if r not in present]
     if missing:
@@ -504,7 +743,7 @@ def remove_recipients(
             "recipient, and nobody could decrypt the file",
             hint="add another recipient first",
         )
-    _reencrypt(path, doc, doc.items, key_groups=groups, backend=backend)
+    _rewrite(path, loaded, key_groups=groups, backend=backend)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -124,6 +124,8 @@ def set_(file: str, key: str, extra: tuple[str, ...], backend: str) -> None:
 
     \b
     One trailing newline is removed, so `echo value | secretsafe set F KEY` works.
+    In a sops YAML/JSON file KEY is the name run and load() see: DATABASE__HOST sets
+    database.host (new keys lower-case); the value is stored as a string.
     Example: printf %s "$TOKEN" | secretsafe set .env.enc API_TOKEN
     """
     from secretsafe.envfile import set_value
@@ -165,7 +167,7 @@ def _read_stdin_value() -> str:
 @click.argument("key")
 @_backend_option
 def unset(file: str, key: str, backend: str) -> None:
-    """Remove KEY from FILE."""
+    """Remove KEY from FILE (in YAML/JSON: its flattened name, e.g. DATABASE__HOST)."""
     from secretsafe.dotenv import shown_name
     from secretsafe.envfile import unset_value
 

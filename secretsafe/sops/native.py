@@ -77,6 +77,7 @@ __all__ = [
     "plaintext_where_encrypted",
     "to_sops_plaintext",
     "verify_encrypted",
+    "verify_tree_encrypted",
 ]
 
 SOPS_VERSION = "3.11.0"
@@ -584,3 +585,56 @@ def verify_encrypted(
     written = [name for _, name, _ in raw_items if name is not None]
     if written != [i.key for i in items if isinstance(i, Entry)]:
         raise refuse("the keys in the output differ from the keys given")
+
+
+def verify_tree_encrypted(
+    text: str, *, data: Branch, rules: Rules, store: str, path: str | None = None
+) -> None:
+    """:func:`verify_encrypted` for a sops JSON or YAML (``store``) document: read back
+    through its store, every value and comment ``rules`` select is an ``ENC[...]`` value, the
+    metadata holds the same rules, and the paths of the values are those of ``data`` (the
+    plaintext tree), in order. :class:`IntegrityError` naming the path, never a value."""
+    from secretsafe.sops import tree
+
+    where = _where(path)
+
+    def refuse(what: str) -> IntegrityError:
+        return IntegrityError(
+            f"{where}: refusing to write the encrypted file: {what}",
+            hint="nothing was written; report this as a bug in secretsafe",
+        )
+
+    intended = _normalized(rules)
+    if store == "yaml":
+        from secretsafe.sops.stores import yaml as yaml_store
+
+        written, meta = yaml_store.load(text, path)
+    else:
+        from secretsafe.sops.stores import json as json_store
+
+        written, meta = json_store.load(text, path)
+    leaked = tree.unsealed(written, select=_Selector(intended, path, in_file=False))
+    if leaked:
+        raise refuse(
+            f"{', '.join(leaked)} would be stored in plaintext although the rules say to encrypt it"
+        )
+    try:
+        stored: Rules | None = _md.parse(meta, path=path).metadata.rules
+    except NativeUnsupported:
+        stored = None  # metadata of a newer sops: the values were checked above
+    if stored is not None and _normalized(stored) != intended:
+        raise refuse("the rules in the file's metadata differ from the rules asked for")
+    if _value_paths(written) != _value_paths(data):
+        raise refuse("the keys in the output differ from the keys given")
+
+
+def _value_paths(data: Branch) -> list[list[str]]:
+    """The paths of the values of a tree, comments left out (an encrypted comment in a list is
+    written as an item, as sops writes it)."""
+    from secretsafe.sops import tree
+
+    def comment(value: Any) -> bool:
+        parts = crypto.sealed(value) if isinstance(value, str) else None
+        return parts is not None and parts.kind == "comment"
+
+    return [p for p, v in tree.leaves(data) if not comment(v)]

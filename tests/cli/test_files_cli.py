@@ -332,3 +332,56 @@ def test_decrypt_key_names_sops_accepts(
     assert json.loads(r.stdout) == json.loads(by_sops)
     r = ss("decrypt", "--backend", backend, "--format", "sops", "odd.enc.env", cwd=work)
     assert (r.returncode, r.stdout) == (0, plain)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_set_unset_rotate_recipients_on_nested_files(
+    work: Path, age_key: AgeKey, other_age_key: AgeKey, sops_bin: Path, fmt: str
+) -> None:
+    """The write commands on a sops YAML/JSON file made by sops: the file keeps its format,
+    ``sops decrypt`` prints the change, ``run`` sees the flattened names, nothing leaks."""
+    plain = {"database": {"host": "db", "port": 5432}, "debug": True}
+    path = work / f"s.enc.{fmt}"
+    made = subprocess.run(
+        [
+            *(str(sops_bin), "encrypt", "--age", age_key.recipient),
+            *("--input-type", fmt, "--output-type", fmt, "/dev/stdin"),
+        ],
+        input=json.dumps(plain),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    path.write_text(made.stdout)
+    r = ss("set", path.name, "DATABASE__PASSWORD", cwd=work, stdin=CANARY + "\n")
+    assert (r.returncode, r.stderr) == (0, f"{path.name}: added DATABASE__PASSWORD\n")
+    r = ss("unset", path.name, "DEBUG", cwd=work)
+    assert r.returncode == 0, r.stderr
+    r = ss("rotate", path.name, cwd=work)
+    assert r.returncode == 0, r.stderr
+    r = ss("recipients", "add", path.name, other_age_key.recipient, cwd=work)
+    assert r.returncode == 0, r.stderr
+    r = ss("recipients", "list", path.name, cwd=work)
+    assert r.stdout.split() == [age_key.recipient, other_age_key.recipient]
+    assert CANARY not in path.read_text()
+    shown = subprocess.run(
+        [str(sops_bin), "decrypt", "--output-type", "json", str(path)],
+        env={**os.environ, "SOPS_AGE_KEY_FILE": str(other_age_key.key_file)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert json.loads(shown) == {"database": {"host": "db", "port": 5432, "password": CANARY}}
+    code = "import json,os;print(json.dumps({k:v for k,v in os.environ.items() if k.isupper()}))"
+    r = ss("run", "-f", path.name, "--", sys.executable, "-c", code, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["DATABASE__PASSWORD"] == CANARY
+    # refusals: exit 2, nothing shown, the file untouched
+    before = path.read_bytes()
+    for args in (("set", path.name, "DATABASE"), ("unset", path.name, "NOPE__X")):
+        r = ss(*args, cwd=work, stdin=CANARY)
+        assert r.returncode == 2, r.stderr
+        assert CANARY not in r.stdout + r.stderr
+    assert path.read_bytes() == before

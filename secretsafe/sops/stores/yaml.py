@@ -10,8 +10,15 @@ PyYAML parses; the scalars are resolved here as ``yaml.v3`` resolves them into s
 ``yes``/``on`` and the like stay strings, unlike PyYAML's YAML 1.1). Where the two parsers could
 disagree, the file goes to the sops binary instead (:class:`NativeUnsupported`): a plain scalar
 that looks like a timestamp, an int with a base prefix, a leading zero or ``_``, an explicit
-tag, several documents, and a file whose rules select by comments (PyYAML drops comments; they
-never hold values and are not in the MAC, but comment rules decide which values are encrypted).
+tag, several documents, and a file whose rules select by comments (comments never hold values
+and are not in the MAC, but comment rules decide which values are encrypted).
+
+Comments: PyYAML drops them, so they are found in the text (lines the scanner's tokens do not
+cover) and placed in the tree as sops' store places yaml.v3's: a comment line, or a comment
+after a value on its line, goes before the next key or list item; comments after the last item
+of a map or list, indented at least as its items, go at its end. A file that went through sops
+once (``sops encrypt``/``rotate``/``edit``) keeps every comment where sops prints it, so
+``set``/``rotate`` natively keep them too.
 """
 
 from __future__ import annotations
@@ -85,7 +92,80 @@ def _scalar(node: Any, path: str | None) -> Any:
     return value
 
 
-def _convert(node: Any, path: str | None, depth: int = 0) -> Any:
+class _Comments:
+    """The comments of a file in text order, handed out as the tree is built in that order.
+    Each is ``(line, rank, column, text)``; rank 0 marks a comment after a value on its line
+    (it goes before the item that line starts, as sops puts yaml.v3's line comments)."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self, found: list[tuple[int, int, int, str]]) -> None:
+        self.pending = found
+
+    def before(self, node: Any) -> list[Any]:
+        """The comments that come before ``node`` (a key or a list item)."""
+        line = node.start_mark.line
+        return self._take(lambda c: c[0] < line or (c[0] == line and c[1] == 0))
+
+    def at_end(self, column: int, end_line: int) -> list[Any]:
+        """The comments after the last item of a collection whose items are at ``column``."""
+        return self._take(lambda c: c[0] < end_line and c[2] >= column)
+
+    def _take(self, belongs: Any) -> list[Any]:
+        from secretsafe.sops.model import Comment
+
+        out = []
+        while self.pending and belongs(self.pending[0]):
+            out.append(Comment(self.pending.pop(0)[3]))
+        return out
+
+
+_COMMENT_RE = re.compile(r"^[ \t]*#|[ \t]#")
+
+
+def _find_comments(text: str, skip: tuple[int, int] | None) -> list[tuple[int, int, int, str]]:
+    """Every comment of ``text`` outside the lines ``skip`` (the metadata), in text order."""
+    import yaml
+
+    if "#" not in text or _COMMENT_RE.search(text) is None:
+        return []  # the common case: no comment, found without scanning the YAML
+    covered: set[int] = set()
+    ends: dict[int, int] = {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for token in yaml.scan(text, Loader=loader):
+        start, end = token.start_mark, token.end_mark
+        # The inner lines of a multi-line scalar are text, even when they start with '#'.
+        last = end.line if end.column else end.line - 1
+        covered.update(range(start.line + 1, last + 1))
+        if end.column:
+            ends[end.line] = max(ends.get(end.line, 0), end.column)
+    found: list[tuple[int, int, int, str]] = []
+    for number, line in enumerate(text.split("\n")):
+        if number in covered or (skip is not None and skip[0] <= number <= skip[1]):
+            continue
+        body = line.rstrip("\r")
+        stripped = body.lstrip(" \t")
+        if stripped.startswith("#"):
+            found.append((number, 1, len(body) - len(stripped), stripped[1:]))
+        elif number in ends:
+            rest = body[ends[number] :].lstrip(" \t")
+            if rest.startswith("#"):
+                found.append((number, 0, ends[number], rest[1:]))
+    return found
+
+
+_NO_LIMIT = 1 << 62
+
+
+def _convert(
+    node: Any,
+    path: str | None,
+    depth: int = 0,
+    comments: _Comments | None = None,
+    limit: int = _NO_LIMIT,
+) -> Any:
+    """The tree of ``node``; ``comments`` placed in it, those at the end of a collection
+    being the ones before line ``limit`` (where the next node of the document starts)."""
     import yaml
 
     if depth > 200:
@@ -95,10 +175,21 @@ def _convert(node: Any, path: str | None, depth: int = 0) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node, path)
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, path, depth + 1) for item in node.value]
+        items: list[Any] = []
+        for index, item in enumerate(node.value):
+            if comments is not None:
+                items.extend(comments.before(item))
+            after = _next_line(comments, node.value, index + 1, limit)
+            items.append(_convert(item, path, depth + 1, comments, after))
+        if comments is not None and node.value:
+            # The column of the items' "-" (the first item's node starts after it).
+            items.extend(comments.at_end(node.start_mark.column, limit))
+        return items
     branch = Branch()
     keys: set[str] = set()
-    for key_node, value_node in node.value:
+    for index, (key_node, value_node) in enumerate(node.value):
+        if comments is not None:
+            branch.extend((c, None) for c in comments.before(key_node))
         key = _convert(key_node, path, depth + 1)
         if not isinstance(key, str):
             raise FormatError(f"{_where(path)}: a mapping key is not a string", hint="quote it")
@@ -108,8 +199,21 @@ def _convert(node: Any, path: str | None, depth: int = 0) -> Any:
                 hint="remove one of them (sops would keep both)",
             )
         keys.add(key)
-        branch.append((key, _convert(value_node, path, depth + 1)))
+        after = _next_line(comments, node.value, index + 1, limit)
+        branch.append((key, _convert(value_node, path, depth + 1, comments, after)))
+    if comments is not None and node.value:
+        column = node.value[0][0].start_mark.column
+        branch.extend((c, None) for c in comments.at_end(column, limit))
     return branch
+
+
+def _next_line(comments: _Comments | None, nodes: list[Any], index: int, limit: int) -> int:
+    """The line where ``nodes[index]`` (a node, or a key/value pair) starts, else ``limit``;
+    only needed while comments are left to place."""
+    if comments is None or not comments.pending or index >= len(nodes):
+        return limit
+    node = nodes[index]
+    return int((node[0] if isinstance(node, tuple) else node).start_mark.line)
 
 
 def _compose(text: str, path: str | None) -> list[Any]:
@@ -131,7 +235,10 @@ def load_metadata(text: str, path: str | None) -> dict[str, str]:
     return _split(text, path)[1]
 
 
-def _split(text: str, path: str | None) -> tuple[list[tuple[Any, Any]], dict[str, str]]:
+def _split(
+    text: str, path: str | None
+) -> tuple[list[tuple[Any, Any]], dict[str, str], tuple[int, int] | None]:
+    """The data pairs, the flattened metadata, and the lines of the metadata."""
     import yaml
 
     from secretsafe.sops.stores.json import flatten_metadata
@@ -144,24 +251,33 @@ def _split(text: str, path: str | None) -> tuple[list[tuple[Any, Any]], dict[str
         raise FormatError(f"{_where(path)}: a sops YAML file is one mapping", hint="restore it")
     data: list[tuple[Any, Any]] = []
     meta: dict[str, str] = {}
+    lines: tuple[int, int] | None = None
     for key_node, value_node in root.value:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == _META_KEY:
             if not isinstance(value_node, yaml.MappingNode):
                 raise FormatError(f"{_where(path)}: sops metadata is not a mapping")
             flatten_metadata(_metadata(value_node), meta)
+            lines = (key_node.start_mark.line, value_node.end_mark.line - 1)
         else:
             data.append((key_node, value_node))
-    return data, meta
+    return data, meta, lines
 
 
 def load(text: str, path: str | None) -> tuple[Branch, dict[str, str]]:
     """The data tree and the flattened metadata map (empty when there is none)."""
     import yaml
 
-    data, meta = _split(text, path)
+    data, meta, lines = _split(text, path)
     if any(k.endswith("comment_regex") for k in meta):
         raise _unsupported(path, "rules that select values by comments")
-    tree = _convert(yaml.MappingNode("tag:yaml.org,2002:map", data), path)
+    found = _find_comments(text, lines)
+    comments = _Comments(found) if found else None  # None: no per-node work
+    root = yaml.MappingNode("tag:yaml.org,2002:map", data)
+    tree = _convert(root, path, comments=comments)
+    assert isinstance(tree, Branch)  # noqa: S101 - a mapping converts to a Branch
+    # The root's end: every comment left that is not in the metadata (skipped above).
+    if comments is not None:
+        tree.extend((c, None) for c in comments.at_end(0, _NO_LIMIT))
     return tree, meta
 
 
@@ -225,8 +341,14 @@ def _block(value: Any, indent: int, out: list[str]) -> None:
             else:
                 out.append(f"{pad}{_quoted(key)}: {_scalar_text(item)}")
         return
+    from secretsafe.sops import crypto
+
     for item in value:
-        if isinstance(item, Comment):
+        if isinstance(item, Comment) and crypto.sealed(item.text) is not None:
+            # As sops writes an encrypted comment in a list: an item (a `#` line after the
+            # last item would be read as a comment of the enclosing map).
+            out.append(f"{pad}- {_quoted(item.text)}")
+        elif isinstance(item, Comment):
             out.append(f"{pad}#{item.text}")
         elif isinstance(item, Branch | list) and item:
             out.append(f"{pad}-")  # the node follows, indented, on the next lines
