@@ -31,10 +31,13 @@ import hmac
 import os
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from secretsafe.errors import DecryptionError, IntegrityError
 from secretsafe.sops.metadata import NativeUnsupported, ParsedMetadata
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "ENC_PREFIX",
@@ -133,21 +136,14 @@ def aad(path: Sequence[str]) -> str:
     return ":".join(path) + ":"
 
 
-def aead(key: bytes) -> Any:
+def aead(key: bytes) -> AESGCM:
     """An AES-256-GCM cipher object for ``key`` (``encrypt``/``decrypt(iv, data, aad)``)."""
-    # The public module (cryptography.hazmat.primitives.ciphers.aead) re-exports this very
-    # class, but importing it loads the whole ciphers package first: ~11 ms on every container
-    # start, and tests/test_public_api.py keeps that package off `secretsafe run`'s path. The
-    # public module is the fallback if the binding ever moves.
-    try:
-        from cryptography.hazmat.bindings._rust import openssl as _openssl
+    # cryptography's public module, imported here rather than at the top: only a decrypt or
+    # encrypt pays for it (about 3 ms on `secretsafe run` over the private binding, which the
+    # project does not use: private APIs break on the next release).
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        cls: Any = _openssl.aead.AESGCM
-    except (ImportError, AttributeError):
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        cls = AESGCM
-    return cls(key)
+    return AESGCM(key)
 
 
 def seal(cipher: Any, plaintext: str, additional: str, kind: str) -> str:
