@@ -551,6 +551,32 @@ def _unencrypted(
     return found
 
 
+def _refuse_write(path: str | None, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"{_where(path)}: refusing to write the encrypted file: {what}",
+        hint="nothing was written; report this as a bug in secretsafe",
+    )
+
+
+def _check_sealed(leaked: Sequence[str], meta: Any, intended: Rules, path: str | None) -> None:
+    """What both write checks share: nothing the rules select left in plaintext, and the
+    rules stored in the metadata are the rules asked for."""
+    if leaked:
+        raise _refuse_write(
+            path,
+            f"{', '.join(leaked)} would be stored in plaintext although the rules say to "
+            "encrypt it",
+        )
+    try:
+        stored: Rules | None = _md.parse(meta, path=path).metadata.rules
+    except NativeUnsupported:
+        stored = None  # metadata of a newer sops: the values were checked above
+    if stored is not None and _normalized(stored) != intended:
+        raise _refuse_write(
+            path, "the rules in the file's metadata differ from the rules asked for"
+        )
+
+
 def verify_encrypted(
     text: str, *, items: Sequence[Item], rules: Rules, path: str | None = None
 ) -> None:
@@ -561,30 +587,12 @@ def verify_encrypted(
     rules (so reading it back selects the same values), and the keys are those of ``items``,
     in order. :class:`IntegrityError` naming the key otherwise, never a value.
     """
-    where = _where(path)
-
-    def refuse(what: str) -> IntegrityError:
-        return IntegrityError(
-            f"{where}: refusing to write the encrypted file: {what}",
-            hint="nothing was written; report this as a bug in secretsafe",
-        )
-
     intended = _normalized(rules)
     raw_items, meta = _store.split(text, path)
-    leaked = _unencrypted(raw_items, intended, path, in_file=False)
-    if leaked:
-        raise refuse(
-            f"{', '.join(leaked)} would be stored in plaintext although the rules say to encrypt it"
-        )
-    try:
-        stored: Rules | None = _md.parse(meta, path=path).metadata.rules
-    except NativeUnsupported:
-        stored = None  # metadata of a newer sops: the values were checked above
-    if stored is not None and _normalized(stored) != intended:
-        raise refuse("the rules in the file's metadata differ from the rules asked for")
+    _check_sealed(_unencrypted(raw_items, intended, path, in_file=False), meta, intended, path)
     written = [name for _, name, _ in raw_items if name is not None]
     if written != [i.key for i in items if isinstance(i, Entry)]:
-        raise refuse("the keys in the output differ from the keys given")
+        raise _refuse_write(path, "the keys in the output differ from the keys given")
 
 
 def verify_tree_encrypted(
@@ -596,14 +604,6 @@ def verify_tree_encrypted(
     plaintext tree), in order. :class:`IntegrityError` naming the path, never a value."""
     from secretsafe.sops import tree
 
-    where = _where(path)
-
-    def refuse(what: str) -> IntegrityError:
-        return IntegrityError(
-            f"{where}: refusing to write the encrypted file: {what}",
-            hint="nothing was written; report this as a bug in secretsafe",
-        )
-
     intended = _normalized(rules)
     if store == "yaml":
         from secretsafe.sops.stores import yaml as yaml_store
@@ -614,18 +614,9 @@ def verify_tree_encrypted(
 
         written, meta = json_store.load(text, path)
     leaked = tree.unsealed(written, select=_Selector(intended, path, in_file=False))
-    if leaked:
-        raise refuse(
-            f"{', '.join(leaked)} would be stored in plaintext although the rules say to encrypt it"
-        )
-    try:
-        stored: Rules | None = _md.parse(meta, path=path).metadata.rules
-    except NativeUnsupported:
-        stored = None  # metadata of a newer sops: the values were checked above
-    if stored is not None and _normalized(stored) != intended:
-        raise refuse("the rules in the file's metadata differ from the rules asked for")
+    _check_sealed(leaked, meta, intended, path)
     if _value_paths(written) != _value_paths(data):
-        raise refuse("the keys in the output differ from the keys given")
+        raise _refuse_write(path, "the keys in the output differ from the keys given")
 
 
 def _value_paths(data: Branch) -> list[list[str]]:
