@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -85,3 +88,17 @@ def valid_env() -> dict[str, str]:
         "DATABASE__DATABASE": "app",
         "AUTH__JWT_SECRET_KEY": STRONG_JWT,
     }
+
+
+@contextmanager
+def environ_as(env: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` is exactly ``env`` inside the block: what ``Model()`` reads when a test
+    compares it with ``load(..., environ=env)``. Restored afterwards, whatever happens."""
+    saved = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -23,9 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
 import pytest
@@ -41,21 +39,10 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from schema_models import environ_as as _environ
 
 import secretsafe
 from secretsafe.schemas import SchemaValidationError
-
-
-@contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _pydantic(schema: type[BaseSettings], env: dict[str, str]) -> Any:

@@ -8,32 +8,18 @@ with ``load()`` (``unknown="error"``): both must give the same values.
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Discriminator, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from schema_models import environ_as as _environ
 from typing_extensions import TypedDict
 
 import secretsafe
 from secretsafe.schemas import check
-
-
-@contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _same_as_pydantic(schema: type[BaseSettings], env: dict[str, str]) -> Any:

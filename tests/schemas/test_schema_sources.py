@@ -4,8 +4,6 @@ builds them, with the environment given to load() in place of os.environ (issue 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,21 +13,10 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
 )
+from schema_models import environ_as as _environ
 
 import secretsafe
 from secretsafe.schemas import SchemaValidationError, check
-
-
-@contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 class EnvOnly(BaseSettings):
