@@ -153,7 +153,10 @@ MODELS: dict[str, Callable[[], type[BaseSettings]]] = {
             "pet": (
                 Annotated[
                     Annotated[A, Tag("a")] | Annotated[B, Tag("b")],
-                    Discriminator(lambda v: v.get("kind", "a") if isinstance(v, dict) else "a"),
+                    Discriminator(
+                        # dicts when validating, model instances when dumping
+                        lambda v: v.get("kind", "a") if isinstance(v, dict) else v.kind
+                    ),
                 ]
                 | None,
                 None,
