@@ -404,13 +404,7 @@ def edit_file(
     items = cast("list[Item]", changed)
     if items == list(loaded.items):
         return False
-    _reencrypt(path, loaded, items, backend=backend)
-    return True
-    assert isinstance(changed, list)  # noqa: S101 - a dotenv file edits to items
-    if changed == list(loaded.items):
-        return False
-    _check_representable(changed, path)
-    _reencrypt(path, loaded, changed, backend=backend)
+    _reencrypt(path, loaded, items, backend=backend)  # _parse_edited checked the items
     return True
 
 

@@ -203,11 +203,6 @@ def parse(text: str, *, path: str | None = None) -> list[EnvLine]:
         out.append(entry)
 
 
-def _char_name(ch: str) -> str:
-    # A character is never a secret by itself, but a control character would garble output.
-    return repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
-
-
 _QUOTE_NAMES = {'"': "double", "'": "single"}
 
 

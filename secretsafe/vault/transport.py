@@ -78,10 +78,6 @@ class Answer(NamedTuple):
     headers: list[tuple[str, str]]
     url: str
 
-    def header(self, name: str) -> str | None:
-        low = name.lower()
-        return next((v for k, v in self.headers if k.lower() == low), None)
-
 
 class DeadlineExceeded(Exception):
     """The operation's overall deadline passed (internal; becomes VaultUnreachable)."""
