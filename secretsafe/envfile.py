@@ -6,8 +6,10 @@ mode; a new file gets 0600. A failed operation leaves the original file untouche
 touches the disk only in ``edit`` (a 0600 file in a 0700 temp dir, removed in ``finally``)
 and in ``write_plaintext`` (``decrypt -o``, which the user asks for explicitly).
 
-Re-encrypting a file (``edit``, ``set``, ``unset``, ``rotate``, ``recipients add|remove``)
-keeps its key groups, Shamir threshold and encryption rules, and always makes a new data key.
+Changing a file (``edit``, ``set``, ``unset``, :func:`update_values`, ``recipients add``)
+keeps its key groups, Shamir threshold, encryption rules, data key and the ciphertext of every
+value not changed, so a diff shows the changed lines plus ``mac`` and ``lastmodified``
+(:mod:`secretsafe.sops.update`); ``rotate`` and ``recipients remove`` make a new data key.
 Files that also use KMS/PGP/Vault-transit keys can be decrypted (through the sops binary) but
 not rewritten here: secretsafe cannot re-create those keys; use sops itself for them.
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -41,8 +43,9 @@ from secretsafe.locking import exclusive  # read-modify-write changes lock the f
 from secretsafe.sops import decrypt_file
 
 if TYPE_CHECKING:
-    from secretsafe.sops.model import Document, Item, Metadata
+    from secretsafe.sops.model import Document, Item
     from secretsafe.sops.tree import Branch
+    from secretsafe.sops.update import Opened
 
 __all__ = [
     "OutputFormat",
@@ -58,6 +61,7 @@ __all__ = [
     "rotate",
     "set_value",
     "unset_value",
+    "update_values",
     "write_plaintext",
 ]
 
@@ -211,120 +215,45 @@ def write_plaintext(
 # Changes that re-encrypt
 
 
-class _Nested:
-    """A sops JSON or YAML file about to be changed: its store, decrypted tree and metadata."""
-
-    __slots__ = ("metadata", "store", "tree")
-
-    def __init__(self, store: str, tree: Branch, metadata: Metadata) -> None:
-        self.store, self.tree, self.metadata = store, tree, metadata
-
-
-def _nested_store(text: str) -> str | None:
-    from secretsafe.sops import sops_format
-
-    fmt = sops_format(text)
-    return fmt if fmt in ("json", "yaml") else None
-
-
-def _load_for_change(path: str | os.PathLike[str], *, backend: str) -> Document | _Nested:
-    """The decrypted file about to be changed: a dotenv document, or a JSON/YAML tree
-    (decrypted in process: a tree is written back natively whatever ``backend``)."""
-    from secretsafe.sops import read_encrypted, resolve_backend
-
-    text = read_encrypted(path)
-    store = _nested_store(text)
-    if store is None:
-        return decrypt_document(path, backend=backend)[1]
-    resolve_backend(backend)  # a bad name is refused the same for every format
+def _load_for_change(path: str | os.PathLike[str], *, backend: str) -> Opened:
+    """The file about to be changed, decrypted in process (every format is written back by
+    the native codec whatever ``backend``, so unchanged values keep their ciphertext:
+    :mod:`secretsafe.sops.update`)."""
     from secretsafe.keys import discover
-    from secretsafe.sops import native
+    from secretsafe.sops import native, read_encrypted, resolve_backend, sops_format
+    from secretsafe.sops import update as _update
 
-    try:
-        tree, metadata = native.decrypt_tree(
-            text, [i.to_pyrage() for i in discover()], path=os.fspath(path), store=store
-        )
-    except native.NativeUnsupported as exc:
-        raise UnsupportedError(
-            f"{path}: {exc.message}", hint=f"change this file with sops itself: sops edit {path}"
-        ) from None
-    return _Nested(store, tree, metadata)
+    resolve_backend(backend)  # a bad name is refused the same for every format
+    text = read_encrypted(path)
+    store = sops_format(text)
+    if store is None:
+        native.parse_metadata(text, path=os.fspath(path))  # raises: not a sops file
+        raise FormatError(f"{path}: not a sops file secretsafe can change")  # pragma: no cover
+    return _update.open_text(text, [i.to_pyrage() for i in discover()], path=path, store=store)
 
 
-def _reencrypt_nested(
-    path: str | os.PathLike[str],
-    loaded: _Nested,
-    tree: Branch,
+def _write(
+    loaded: Opened,
     *,
+    items: Sequence[Item] | None = None,
+    tree: Branch | None = None,
     key_groups: Sequence[Sequence[str]] | None = None,
+    rotate: bool = False,
 ) -> None:
-    """Write ``tree`` back in the file's format under a new data key, keeping its key groups,
-    threshold and rules, through the same output check as every dotenv write."""
+    """Write the changed file atomically: unchanged values keep their ciphertext and the
+    data key stays, unless ``rotate`` (a new data key for every value)."""
     from secretsafe.files import atomic_write
-    from secretsafe.sops import native
+    from secretsafe.sops import update as _update
 
-    meta = loaded.metadata
-    _refuse_other_keys(path, meta)
-    groups = key_groups if key_groups is not None else [list(g.age) for g in meta.key_groups]
-    encrypted = native.encrypt_tree(
-        tree,
-        key_groups=groups,
-        shamir_threshold=meta.shamir_threshold,
-        rules=meta.rules,
-        store=loaded.store,
+    text = _update.render(
+        loaded,
+        items=items,
+        tree=tree,
+        key_groups=key_groups,
+        shamir_threshold=loaded.metadata.shamir_threshold,
+        rotate=rotate,
     )
-    native.verify_tree_encrypted(
-        encrypted, data=tree, rules=meta.rules, store=loaded.store, path=os.fspath(path)
-    )
-    atomic_write(path, encrypted)
-
-
-def _rewrite(
-    path: str | os.PathLike[str],
-    loaded: Document | _Nested,
-    *,
-    key_groups: Sequence[Sequence[str]] | None = None,
-    backend: str,
-) -> None:
-    """Re-encrypt the file as it is (new data key, ``key_groups`` if given)."""
-    if isinstance(loaded, _Nested):
-        _reencrypt_nested(path, loaded, loaded.tree, key_groups=key_groups)
-    else:
-        _reencrypt(path, loaded, loaded.items, key_groups=key_groups, backend=backend)
-
-
-def _refuse_other_keys(path: str | os.PathLike[str], meta: Metadata) -> None:
-    if meta.unsupported_key_types:
-        raise UnsupportedError(
-            f"{path}: also encrypted with {', '.join(meta.unsupported_key_types)} keys, "
-            "which secretsafe cannot re-create",
-            hint="change this file with sops itself (sops edit / sops rotate)",
-        )
-
-
-def _reencrypt(
-    path: str | os.PathLike[str],
-    doc: Document,
-    items: Sequence[Item],
-    *,
-    key_groups: Sequence[Sequence[str]] | None = None,
-    backend: str = "auto",
-) -> None:
-    from secretsafe.files import atomic_write
-    from secretsafe.sops import encrypt_items
-
-    meta = doc.metadata
-    _refuse_other_keys(path, meta)
-    groups = key_groups if key_groups is not None else [list(g.age) for g in meta.key_groups]
-    encrypted = encrypt_items(
-        items,
-        key_groups=groups,
-        shamir_threshold=meta.shamir_threshold,
-        rules=meta.rules,
-        path=path,
-        backend=backend,
-    )
-    atomic_write(path, encrypted)
+    atomic_write(loaded.path, text)
 
 
 @exclusive
@@ -395,23 +324,25 @@ def edit_file(
         remove_tree(tmpdir)
         watchdog.close()
         restore()
-    if isinstance(loaded, _Nested):
+    if loaded.store != "dotenv":
+        from secretsafe.sops.tree import same as _same
+
         tree = cast("Branch", changed)
-        if _same_tree(tree, loaded.tree):
+        if _same(tree, loaded.tree):
             return False
-        _reencrypt_nested(path, loaded, tree)
+        _write(loaded, tree=tree)
         return True
     items = cast("list[Item]", changed)
     if items == list(loaded.items):
         return False
-    _reencrypt(path, loaded, items, backend=backend)  # _parse_edited checked the items
+    _write(loaded, items=items)  # _parse_edited checked the items
     return True
 
 
-def _editable(loaded: Document | _Nested) -> str:
+def _editable(loaded: Opened) -> str:
     """The plaintext the editor shows: dotenv, or the file's own format (YAML with its
     comments, JSON)."""
-    if not isinstance(loaded, _Nested):
+    if loaded.tree is None:
         return dump_plain(loaded.items)
     if loaded.store == "yaml":
         from secretsafe.sops.stores import yaml as yaml_store
@@ -422,10 +353,10 @@ def _editable(loaded: Document | _Nested) -> str:
     return json_store.to_plaintext(loaded.tree)
 
 
-def _parse_edited(loaded: Document | _Nested, text: str, where: str) -> list[Item] | Branch:
+def _parse_edited(loaded: Opened, text: str, where: str) -> list[Item] | Branch:
     """The edited plaintext read back in the file's format; :class:`FormatError` (never
     quoting the text) when it cannot be."""
-    if not isinstance(loaded, _Nested):
+    if loaded.store == "dotenv":
         items = parse_plain(text, path=where)
         _check_representable(items, where.removesuffix(" (edited)"))
         return items
@@ -451,15 +382,6 @@ def _parse_edited(loaded: Document | _Nested, text: str, where: str) -> list[Ite
     if meta or any(key == "sops" for key, _ in tree):
         raise FormatError(f"{where}: the key sops is reserved for sops metadata", hint="rename it")
     return tree
-
-
-def _same_tree(a: Any, b: Any) -> bool:
-    """Equal trees, types included (``True == 1`` and ``1 == 1.0`` in Python, not in sops)."""
-    if isinstance(a, list) and isinstance(b, list):  # a Branch is a list of pairs
-        return len(a) == len(b) and all(_same_tree(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return type(a) is type(b) and _same_tree(list(a), list(b))
-    return type(a) is type(b) and a == b
 
 
 def _exit_on_termination() -> Callable[[], None]:
@@ -550,44 +472,160 @@ def _check_key(key: str) -> None:
 @exclusive
 def set_value(path: str | os.PathLike[str], key: str, value: str, *, backend: str = "auto") -> bool:
     """Set ``key`` to ``value`` (replacing it in place, or appending it). Returns True when the
-    key is new. In a JSON or YAML file ``key`` is the flattened name (module docstring)."""
-    from secretsafe.sops.model import Entry
-
+    key is new. In a JSON or YAML file ``key`` is the flattened name (module docstring). Only
+    that value's line changes (with the MAC and ``lastmodified``): see :func:`update_values`."""
     _check_key(key)
-    loaded = _load_for_change(path, backend=backend)
-    if isinstance(loaded, _Nested):
-        new = _tree_set(loaded.tree, key, value, path)
-        _reencrypt_nested(path, loaded, loaded.tree)
-        return new
-    items = list(loaded.items)
-    new = True
-    for index, item in enumerate(items):
-        if isinstance(item, Entry) and item.key == key:
-            items[index] = Entry(key, value)
-            new = False
-    if new:
-        items.append(Entry(key, value))
-    _check_representable(items, path)
-    _reencrypt(path, loaded, items, backend=backend)
-    return new
+    return bool(_update(path, {key: value}, backend=backend))
 
 
 @exclusive
 def unset_value(path: str | os.PathLike[str], key: str, *, backend: str = "auto") -> None:
     """Remove ``key`` from the file; a key that is not there is a :class:`UsageError`. In a
     JSON or YAML file ``key`` is the flattened name of a value or a list (module docstring)."""
+    _update(path, {key: None}, backend=backend)
+
+
+def update_values(
+    path: str | os.PathLike[str],
+    changes: Mapping[str, str | None],
+    *,
+    backend: str = "auto",
+    create: bool = False,
+) -> None:
+    """Set (a string) or unset (``None``) several variables of an encrypted file in one
+    atomic write, with the least churn: the data key stays, unchanged values keep their exact
+    ciphertext, and only the changed values' lines, the MAC and ``lastmodified`` change
+    (:mod:`secretsafe.sops.update`). Keys are the names ``set`` takes (flattened
+    ``SECTION__FIELD`` in a JSON or YAML file). Nothing is written when nothing changes.
+
+    ``create``: a missing file is created (dotenv, or JSON/YAML by its ``.json``/``.yaml``
+    suffix) for the ``.sops.yaml`` creation rule's keys, else the user's own recipients;
+    ``None`` values are then ignored. On any error the file is untouched.
+    """
+    if create and not os.path.lexists(path):
+        _create(path, {k: v for k, v in changes.items() if v is not None}, backend=backend)
+        return
+    from secretsafe.locking import locked
+
+    with locked(path):
+        _update(path, changes, backend=backend)
+
+
+def _update(
+    path: str | os.PathLike[str], changes: Mapping[str, str | None], *, backend: str
+) -> list[str]:
+    """Apply ``changes`` to the file (its lock held) in one write; the names that are new."""
+    loaded = _load_for_change(path, backend=backend)
+    if loaded.tree is not None:
+        import copy
+
+        from secretsafe.sops.tree import same as _same
+
+        tree = copy.deepcopy(loaded.tree)
+        added = _tree_apply(tree, changes, path)
+        if not _same(tree, loaded.tree):
+            _write(loaded, tree=tree)
+        return added
+    items, added = _items_apply(list(loaded.items), changes, path)
+    if items != list(loaded.items):
+        _write(loaded, items=items)
+    return added
+
+
+def _items_apply(
+    items: list[Item], changes: Mapping[str, str | None], path: str | os.PathLike[str]
+) -> tuple[list[Item], list[str]]:
+    """``changes`` applied to dotenv items (in place), and the names that are new."""
     from secretsafe.sops.model import Entry
 
-    loaded = _load_for_change(path, backend=backend)
-    if isinstance(loaded, _Nested):
-        parent, index, _ = _tree_find(loaded.tree, key, path, missing_ok=False)
-        del parent[index]
-        _reencrypt_nested(path, loaded, loaded.tree)
+    added: list[str] = []
+    for key, value in changes.items():
+        found = [n for n, i in enumerate(items) if isinstance(i, Entry) and i.key == key]
+        if value is None:
+            if not found:
+                raise _no_such_key(path, key)
+            del items[found[0]]
+        elif found:
+            items[found[0]] = Entry(key, value)
+        else:
+            _check_key(key)
+            items.append(Entry(key, value))
+            added.append(key)
+    _check_representable(items, path)
+    return items, added
+
+
+def _tree_apply(
+    tree: Branch, changes: Mapping[str, str | None], path: str | os.PathLike[str]
+) -> list[str]:
+    """``changes`` applied to a JSON/YAML tree (in place), and the names that are new."""
+    added: list[str] = []
+    for key, value in changes.items():
+        if value is None:
+            parent, index, _ = _tree_find(tree, key, path, missing_ok=False)
+            del parent[index]
+            continue
+        if _tree_find(tree, key, path, missing_ok=True)[1] < 0:
+            _check_key(key)
+        if _tree_set(tree, key, value, path):
+            added.append(key)
+    return added
+
+
+def _create(path: str | os.PathLike[str], values: Mapping[str, str], *, backend: str) -> None:
+    """A new encrypted file holding ``values`` (see :func:`update_values`)."""
+    from secretsafe.sops import encrypt_items
+    from secretsafe.sops.model import Entry
+
+    for key in values:
+        _check_key(key)
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        items: list[Item] = [Entry(k, v) for k, v in values.items()]
+        _check_representable(items, path)
+        _write_new(path, encrypt_items(items, path=path, backend=backend))
         return
-    items = [i for i in loaded.items if not (isinstance(i, Entry) and i.key == key)]
-    if len(items) == len(loaded.items):
-        raise _no_such_key(path, key)
-    _reencrypt(path, loaded, items, backend=backend)
+    from secretsafe.sops import native
+    from secretsafe.sops.config import creation_rule_for
+    from secretsafe.sops.model import Rules
+    from secretsafe.sops.tree import Branch
+
+    tree = Branch()
+    for key, value in values.items():
+        _tree_set(tree, key, value, path)
+    rule = creation_rule_for(path)
+    if rule is not None and rule.other_key_types:
+        raise UnsupportedError(
+            f"{rule.config_path}: the creation rule uses {', '.join(rule.other_key_types)} "
+            "keys, which only the sops binary can use",
+            hint=f"create it with sops itself: sops edit {path}",
+        )
+    if rule is not None:
+        groups = [list(g.age) for g in rule.key_groups if g.age]
+        threshold, rules = rule.shamir_threshold, rule.rules
+    else:
+        from secretsafe.keys import own_recipients
+
+        groups, threshold, rules = [list(own_recipients())], None, Rules()
+    store = "json" if suffix == ".json" else "yaml"
+    text = native.encrypt_tree(
+        tree, key_groups=groups, shamir_threshold=threshold, rules=rules, store=store
+    )
+    native.verify_tree_encrypted(text, data=tree, rules=rules, store=store, path=os.fspath(path))
+    _write_new(path, text)
+
+
+def _write_new(path: str | os.PathLike[str], text: str) -> None:
+    """Write a new file (0600), its missing parent directories made first."""
+    from secretsafe.files import atomic_write
+
+    parent = Path(path).parent
+    if not parent.is_dir():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FileError(f"{parent}: cannot create the directory ({exc.strerror})") from None
+    atomic_write(path, text)
 
 
 def _no_such_key(path: str | os.PathLike[str], key: str) -> UsageError:
@@ -674,17 +712,17 @@ def _tree_set(tree: Branch, key: str, value: str, path: str | os.PathLike[str]) 
 @exclusive
 def rotate(path: str | os.PathLike[str], *, backend: str = "auto") -> None:
     """Re-encrypt every value under a new random data key (same recipients and rules)."""
-    _rewrite(path, _load_for_change(path, backend=backend), backend=backend)
+    _write(_load_for_change(path, backend=backend), rotate=True)
 
 
 def list_recipients(path: str | os.PathLike[str]) -> list[list[str]]:
     """The age recipients of each key group, read from the metadata (nothing is decrypted)."""
-    from secretsafe.sops import _nested_meta, read_encrypted
+    from secretsafe.sops import _nested_meta, read_encrypted, sops_format
     from secretsafe.sops.native import parse_metadata, parse_metadata_of
 
     text, where = read_encrypted(path), os.fspath(path)
-    store = _nested_store(text)
-    if store is None:
+    store = sops_format(text)
+    if store not in ("json", "yaml"):
         meta = parse_metadata(text, path=where)
     else:
         meta = parse_metadata_of(_nested_meta(text, where, store), path=where)
@@ -699,8 +737,10 @@ def add_recipients(
     group: int = 0,
     backend: str = "auto",
 ) -> list[str]:
-    """Re-encrypt for the current recipients plus ``recipients`` (added to key group
-    ``group``). Returns the recipients actually added (those not already there)."""
+    """Wrap the file's data key for ``recipients`` too (added to key group ``group``), as
+    ``sops updatekeys`` does: only metadata lines change, every value keeps its ciphertext.
+    Returns the recipients actually added; when all were there already the file is not
+    written at all."""
     wanted = _checked_recipients(recipients) or []
     loaded = _load_for_change(path, backend=backend)
     groups = [list(g.age) for g in loaded.metadata.key_groups]
@@ -708,8 +748,9 @@ def add_recipients(
         raise UsageError(f"{path}: has no key group {group + 1} (it has {len(groups)})")
     present = {r for g in groups for r in g}
     added = [r for r in dict.fromkeys(wanted) if r not in present]
-    groups[group].extend(added)
-    _rewrite(path, loaded, key_groups=groups, backend=backend)
+    if added:
+        groups[group].extend(added)
+        _write(loaded, key_groups=groups)
     return added
 
 
@@ -737,7 +778,7 @@ def remove_recipients(
             "recipient, and nobody could decrypt the file",
             hint="add another recipient first",
         )
-    _rewrite(path, loaded, key_groups=groups, backend=backend)
+    _write(loaded, key_groups=groups, rotate=True)  # the removed member knew the data key
 
 
 # ---------------------------------------------------------------------------------------------

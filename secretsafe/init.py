@@ -7,7 +7,9 @@ Steps, each reported as done or already in place:
 3. ``.gitignore`` entries so that plaintext env files stay out of git (checked with
    ``git check-ignore``, so the user's own patterns count too);
 4. ``.pre-commit-config.yaml`` with the two secretsafe hooks;
-5. for plaintext env files tracked now or found in the history (:func:`secretsafe.audit.audit`),
+5. the git merge driver and diff filter for encrypted env files (:mod:`secretsafe.git.setup`:
+   ``.gitattributes`` entries and the repository's local git config, never the global one);
+6. for plaintext env files tracked now or found in the history (:func:`secretsafe.audit.audit`),
    the exact commands to encrypt them, untrack them and purge the history, and the reminder to
    rotate every value ever committed.
 
@@ -134,6 +136,7 @@ def init(
     report.steps.append(_sops_config(root, recipient))
     report.steps.append(_gitignore(root))
     report.steps.append(_pre_commit(root))
+    report.steps.extend(_git_integration(root))
     report.steps.extend(_tracked_plaintext(root))
     return report
 
@@ -329,7 +332,16 @@ def _pre_commit(root: str) -> Step:
     )
 
 
-# --- 5. plaintext env files in git -------------------------------------------------------------
+# --- 5. git merge driver and diff filter ----------------------------------------------------
+
+
+def _git_integration(root: str) -> list[Step]:
+    from secretsafe.git.setup import setup
+
+    return [Step(c.what, c.status, c.message) for c in setup(root).changes]
+
+
+# --- 6. plaintext env files in git -------------------------------------------------------------
 
 
 def _tracked_plaintext(root: str) -> list[Step]:
@@ -350,7 +362,7 @@ def _tracked_plaintext(root: str) -> list[Step]:
         # The plaintext stays on disk (init deletes nothing): at least only for its owner.
         cmds.append("chmod 600 -- " + " ".join(q(r) for r in tracked))
         cmds.append(
-            "git add .gitignore .sops.yaml .pre-commit-config.yaml -- "
+            "git add .gitignore .sops.yaml .pre-commit-config.yaml .gitattributes -- "
             + " ".join(q(r + ".enc") for r in tracked)
         )
         cmds.append('git commit -m "Encrypt env files; stop tracking the plaintext"')

@@ -14,6 +14,9 @@ Rules (ids as in :data:`secretsafe.compose.findings.RULES`):
   plaintext env files too;
 - ``unknown-recipient``: a sops-encrypted file has an age recipient that the matching
   ``.sops.yaml`` creation rule does not list;
+- ``sops-recipient-drift``: a sops file (dotenv, JSON or YAML) whose recipients or key groups
+  differ from its ``.sops.yaml`` creation rule, naming the missing and extra recipients
+  (``secretsafe updatekeys`` fixes it);
 - ``invalid-file``: a compose file or env file that cannot be parsed;
 - ``env-plaintext`` (:func:`check_files`, the pre-commit hook): a file given by name is a
   plaintext env file;
@@ -278,6 +281,7 @@ class _Scanner:
         self.permission_rules(files, plain)
         self.compose_rules(files)
         self.recipient_rules(encrypted)
+        self.drift_rules(files, encrypted)
         self.partly_plain_rules(encrypted)
         return AuditReport(
             root=self.root,
@@ -454,6 +458,53 @@ class _Scanner:
                     file=rel,
                     line=_recipient_line(text, recipient),
                 )
+
+    def drift_rules(self, files: list[str], encrypted: list[str]) -> None:
+        """Each sops file (encrypted env files, and JSON/YAML files with sops metadata) whose
+        recipients differ from its creation rule: what ``updatekeys`` would change. Reads
+        metadata only."""
+        from secretsafe.sops import sops_format
+        from secretsafe.sops.updatekeys import drift
+
+        nested = [
+            rel
+            for rel in files
+            if rel not in encrypted
+            and rel.lower().endswith((".json", ".yaml", ".yml"))
+            and "sops" in (self.text(rel) or "")
+        ]
+        for rel in [*encrypted, *nested]:
+            text = self.text(rel) or ""
+            try:
+                if sops_format(text) is None:
+                    continue
+                plan = drift(text, os.path.join(self.root, rel))
+            except SecretsafeError:
+                continue  # no rule for it, or unreadable metadata: other rules report those
+            if plan is None or not plan.changed:
+                continue
+            if rel in encrypted and plan.removed and not plan.added:
+                continue  # extra recipients only: unknown-recipient reports each already
+            cfg = self.rel(str(_config_of(os.path.join(self.root, rel))))
+            parts = []
+            if plan.added:
+                parts.append(f"missing {', '.join(_short(r) for r in plan.added)}")
+            if plan.removed:
+                parts.append(f"extra {', '.join(_short(r) for r in plan.removed)}")
+            what = "; ".join(parts) or "its key groups or threshold differ"
+            self.add(
+                "sops-recipient-drift",
+                "warning",
+                f"{rel}: recipients differ from the creation rule in {cfg}: {what}",
+                file=rel,
+                hint="run: secretsafe updatekeys",
+            )
+
+
+def _config_of(path: str) -> str:
+    from secretsafe.sops.config import find_config
+
+    return str(find_config(path) or ".sops.yaml")
 
 
 def _chmod_private(path: str, root: str) -> str | None:

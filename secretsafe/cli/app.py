@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "unset": "secretsafe.cli.files:unset",
     "rotate": "secretsafe.cli.files:rotate",
     "recipients": "secretsafe.cli.files:recipients",
+    "updatekeys": "secretsafe.cli.updatekeys:updatekeys",
+    "ls": "secretsafe.cli.files:ls",
     "convert": "secretsafe.cli.convert:convert",
     "run": "secretsafe.cli.run:run",
     "check": "secretsafe.cli.check:check",
@@ -27,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "audit": "secretsafe.cli.audit:audit",
     "generate": "secretsafe.cli.generate:generate",
     "vault": "secretsafe.cli.vault:vault",
+    "git": "secretsafe.cli.git:git",
 }
 
 

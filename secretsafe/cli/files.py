@@ -1,4 +1,4 @@
-"""``secretsafe encrypt | decrypt | edit | set | unset | rotate | recipients``.
+"""``secretsafe encrypt | decrypt | edit | set | unset | rotate | recipients | ls``.
 
 Each command parses its arguments, calls :mod:`secretsafe.envfile` and prints; errors are
 raised and turned into one line and an exit code by :func:`secretsafe.cli.main`.
@@ -13,7 +13,7 @@ import click
 
 from secretsafe.errors import UsageError
 
-__all__ = ["decrypt", "edit", "encrypt", "recipients", "rotate", "set_", "unset"]
+__all__ = ["decrypt", "edit", "encrypt", "ls", "recipients", "rotate", "set_", "unset"]
 
 _backend_option = click.option(
     "--backend",
@@ -118,17 +118,26 @@ def edit(file: str, editor: str | None, backend: str) -> None:
 # Swallows stray arguments so that a value typed after KEY is refused without being echoed
 # back (click's "unexpected extra argument" error would print it).
 @click.argument("extra", nargs=-1, metavar="< VALUE")
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create FILE if it is missing (recipients from .sops.yaml, else your key; "
+    "JSON/YAML by a .json/.yaml name, else dotenv).",
+)
 @_backend_option
-def set_(file: str, key: str, extra: tuple[str, ...], backend: str) -> None:
+def set_(file: str, key: str, extra: tuple[str, ...], create: bool, backend: str) -> None:
     """Set KEY in FILE to the value read from stdin (never from argv).
 
     \b
     One trailing newline is removed, so `echo value | secretsafe set F KEY` works.
     In a sops YAML/JSON file KEY is the name run and load() see: DATABASE__HOST sets
     database.host (new keys lower-case); the value is stored as a string.
+    Only KEY's line changes (with the sops MAC and lastmodified lines).
     Example: printf %s "$TOKEN" | secretsafe set .env.enc API_TOKEN
     """
-    from secretsafe.envfile import set_value
+    import os
+
+    from secretsafe.envfile import set_value, update_values
 
     if extra or "=" in key:
         # KEY=VALUE or KEY VALUE: a value is on the command line, so quote no argument.
@@ -141,6 +150,10 @@ def set_(file: str, key: str, extra: tuple[str, ...], backend: str) -> None:
     from secretsafe.dotenv import shown_name
 
     value = _read_stdin_value()
+    if create and not os.path.lexists(file):
+        update_values(file, {key: value}, backend=backend, create=True)
+        click.echo(f"{file}: created with {shown_name(key)}", err=True)
+        return
     new = set_value(file, key, value, backend=backend)
     click.echo(f"{file}: {'added' if new else 'updated'} {shown_name(key)}", err=True)
 
@@ -209,14 +222,15 @@ def list_(file: str) -> None:
 )
 @_backend_option
 def add(file: str, recipient: tuple[str, ...], group: int, backend: str) -> None:
-    """Re-encrypt FILE so that RECIPIENT(s) can decrypt it too."""
+    """Let RECIPIENT(s) decrypt FILE too: the data key is wrapped for them, so only the
+    file's metadata lines change (every value keeps its ciphertext)."""
     from secretsafe.envfile import add_recipients
 
     added = add_recipients(file, list(recipient), group=group - 1, backend=backend)
     if added:
         click.echo(f"{file}: added {', '.join(added)}", err=True)
     else:
-        click.echo(f"{file}: already a recipient; re-encrypted under a new data key", err=True)
+        click.echo(f"{file}: already a recipient; nothing changed", err=True)
 
 
 @recipients.command()
@@ -224,7 +238,8 @@ def add(file: str, recipient: tuple[str, ...], group: int, backend: str) -> None
 @click.argument("recipient", nargs=-1, required=True)
 @_backend_option
 def remove(file: str, recipient: tuple[str, ...], backend: str) -> None:
-    """Re-encrypt FILE without RECIPIENT(s), under a new data key.
+    """Re-encrypt FILE without RECIPIENT(s), under a new data key (the removed key knew the
+    old one).
 
     Old copies (git history) stay readable by the removed key: change the values too.
     """
@@ -236,3 +251,26 @@ def remove(file: str, recipient: tuple[str, ...], backend: str) -> None:
     wanted = [validate_recipient(r) for r in recipient]
     remove_recipients(file, wanted, backend=backend)
     click.echo(f"{file}: removed {', '.join(wanted)}", err=True)  # validated public keys
+
+
+@click.command()
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {name, state}.")
+def ls(file: str, as_json: bool) -> None:
+    """List the variable names of the encrypted FILE and whether each value is stored
+    encrypted, plaintext (the file's rules leave it so) or empty. Nothing is decrypted and
+    no key is needed."""
+    from secretsafe.dotenv import shown_name
+    from secretsafe.sops import read_encrypted
+    from secretsafe.sops.listing import names
+
+    listed = names(read_encrypted(file), file)
+    if as_json:
+        import json
+
+        rows = [{"name": shown_name(n.name), "state": n.state} for n in listed]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(shown_name(n.name)) for n in listed), default=0)
+    for n in listed:
+        click.echo(f"{shown_name(n.name):<{width}}  {n.state}")

@@ -1,5 +1,6 @@
 """``secretsafe init``: set the current git repository up (key, .sops.yaml, .gitignore,
-pre-commit hooks) and print what was done and what is left to the user.
+pre-commit hooks, git merge/diff of encrypted files) and print what was done and what is
+left to the user.
 
 Everything goes to stdout: the report is the command's output. See :mod:`secretsafe.init`.
 """
@@ -28,7 +29,8 @@ def init(path: str, store: str) -> None:
     """Set up the git repository at PATH (default: here) the recommended way.
 
     Creates an age identity if you have none, a .sops.yaml creation rule for env files,
-    .gitignore entries for plaintext env files and the pre-commit hooks; prints the commands
+    .gitignore entries for plaintext env files, the pre-commit hooks and the git merge driver
+    and diff for encrypted env files (as `secretsafe git setup`); prints the commands
     to encrypt and untrack plaintext env files already in git. Idempotent; never deletes a
     file or rewrites history.
     """

@@ -173,6 +173,13 @@ _RULE_LIST = (
         "Run secretsafe rotate / recipients remove so that the file's recipients match "
         ".sops.yaml, or add the key to .sops.yaml if it belongs.",
     ),
+    Rule(
+        "sops-recipient-drift",
+        "warning",
+        "Encrypted file's recipients differ from its .sops.yaml rule",
+        "Run secretsafe updatekeys: it gives every file the recipients of its rule (a removed "
+        "member also means a new data key).",
+    ),
 )
 RULES: dict[str, Rule] = {r.id: r for r in _RULE_LIST}
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENC_PREFIX",
     "KEY_SIZE",
+    "Keep",
     "Mac",
     "Sealed",
     "aad",
@@ -52,6 +53,7 @@ __all__ = [
     "go_text",
     "kind_of",
     "new_data_key",
+    "new_shares",
     "parse_scalar",
     "scalar",
     "seal",
@@ -358,11 +360,16 @@ def new_data_key(groups: int, threshold: int | None) -> tuple[bytes, list[bytes]
     """A fresh data key and the share each of ``groups`` key groups holds (the key itself
     when there is one group)."""
     key = os.urandom(KEY_SIZE)
+    return key, new_shares(key, groups, threshold)
+
+
+def new_shares(key: bytes, groups: int, threshold: int | None) -> list[bytes]:
+    """The share of ``key`` each of ``groups`` key groups holds (``key`` itself for one)."""
     if groups <= 1:
-        return key, [key]
+        return [key]
     from secretsafe.sops import shamir
 
-    return key, shamir.split(key, groups, threshold or groups)
+    return shamir.split(key, groups, threshold or groups)
 
 
 def wrap_shares(
@@ -491,3 +498,23 @@ def data_key(parsed: ParsedMetadata, identities: Sequence[Any], path: str | None
             hint="the file was altered; restore it from version control",
         )
     return combined
+
+
+# ---------------------------------------------------------------------------------------------
+# Kept from the file a change rewrites
+
+
+class Keep(NamedTuple):
+    """What a change keeps of the file it rewrites (``secretsafe.sops.update``), so that only
+    what changed gets new ciphertext: its data key, its wrapped keys (``(recipient, armored
+    enc)`` per key group, reused while a group's recipients stay), its Shamir threshold, and
+    the ``ENC[...]`` text of each value by ``(additional data, type, plaintext)``, reused for
+    a value that did not change (each once: two equal values never share a ciphertext)."""
+
+    data_key: bytes
+    groups: tuple[tuple[tuple[str, str], ...], ...]
+    threshold: int | None
+    sealed: dict[tuple[str, str, str], list[str]]
+
+    def __repr__(self) -> str:
+        return f"Keep(groups={[[r for r, _ in g] for g in self.groups]!r}, <hidden>)"

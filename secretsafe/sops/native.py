@@ -356,11 +356,13 @@ def encrypt(
     shamir_threshold: int | None = None,
     rules: Rules = Rules(),  # noqa: B008 - Rules is frozen
     lastmodified: datetime | None = None,
+    keep: crypto.Keep | None = None,
 ) -> str:
-    """Encrypt ``items`` under a fresh random data key for the age recipients of each group."""
+    """Encrypt ``items`` under a fresh random data key for the age recipients of each group
+    (or under the data key ``keep`` holds, reusing its wrapped keys and unchanged values)."""
     check_items(items)
-    keys = _Keys(key_groups, shamir_threshold, rules, lastmodified)
-    select, cipher, mac = keys.select, keys.cipher, keys.mac
+    keys = _Keys(key_groups, shamir_threshold, rules, lastmodified, keep)
+    select, mac = keys.select, keys.mac
     lines: list[tuple[str | None, str]] = []
     comments: list[str] = []
     for item in items:
@@ -368,7 +370,7 @@ def encrypt(
             comments.append(item.text)
             text = item.text
             if text and select((), (comments,), True):
-                text = crypto.seal(cipher, text, crypto.aad(()), "comment")
+                text = keys.seal(text, crypto.aad(()), "comment")
                 if select.unenc_comment is not None and select.unenc_comment.matches(text):
                     raise ConfigError(
                         "an encrypted comment matches unencrypted_comment_regex",
@@ -381,7 +383,7 @@ def encrypt(
         value = item.value
         mac.add(value, encrypted=encrypted)
         if encrypted and value:
-            stored = crypto.seal(cipher, value, crypto.aad((item.key,)), "str")
+            stored = keys.seal(value, crypto.aad((item.key,)), "str")
         else:
             if "\\n" in value:
                 raise FormatError(
@@ -405,6 +407,7 @@ class _Keys:
         shamir_threshold: int | None,
         rules: Rules,
         lastmodified: datetime | None,
+        keep: crypto.Keep | None = None,
     ) -> None:
         self.groups = _recipients(key_groups)
         self.rules = _normalized(rules)
@@ -420,14 +423,46 @@ class _Keys:
             shamir_threshold = threshold
         self.threshold = shamir_threshold
         self.stamp = _stamp(lastmodified)
-        data_key, self.shares = crypto.new_data_key(len(self.groups), shamir_threshold)
-        self.cipher = crypto.aead(data_key)
+        self.keep = keep
+        if keep is None:
+            self.data_key, self.shares = crypto.new_data_key(len(self.groups), shamir_threshold)
+            self._reuse: dict[tuple[str, str, str], list[str]] = {}
+        else:
+            self.data_key, self.shares = keep.data_key, []
+            self._reuse = {k: list(v) for k, v in keep.sealed.items()}
+        self.cipher = crypto.aead(self.data_key)
         self.mac = crypto.Mac(only_encrypted=self.rules.mac_only_encrypted)
+
+    def seal(self, plaintext: str, additional: str, kind: str) -> str:
+        """``plaintext`` as an ``ENC[...]`` value: the kept one when this value is unchanged
+        (same path, type and plaintext, under the same data key), else a new one."""
+        kept = self._reuse.get((additional, kind, plaintext))
+        if kept:
+            return kept.pop(0)
+        return crypto.seal(self.cipher, plaintext, additional, kind)
+
+    def _wrapped(self) -> list[list[tuple[str, str]]]:
+        """Each group's ``(recipient, armored enc)``: a fresh key wrapped for everyone; a kept
+        key with its wrapped copies reused where the groups allow, as ``sops updatekeys``
+        re-wraps the same data key (several groups: new Shamir shares of it)."""
+        keep = self.keep
+        if keep is None:
+            return crypto.wrap_shares(self.groups, self.shares)
+        names = [[r for r, _ in g] for g in self.groups]
+        if names == [[r for r, _ in g] for g in keep.groups] and self.threshold == keep.threshold:
+            return [list(g) for g in keep.groups]
+        if len(self.groups) == 1 and len(keep.groups) == 1:
+            had = dict(keep.groups[0])
+            new = [(r, rec) for r, rec in self.groups[0] if r not in had]
+            fresh = dict(crypto.wrap_shares([new], [self.data_key])[0]) if new else {}
+            return [[(r, had.get(r) or fresh[r]) for r, _ in self.groups[0]]]
+        shares = crypto.new_shares(self.data_key, len(self.groups), self.threshold)
+        return crypto.wrap_shares(self.groups, shares)
 
     def metadata(self) -> list[str]:
         """The ``sops_*`` lines, once every value went through :attr:`mac`."""
         return _md.serialize(
-            groups=crypto.wrap_shares(self.groups, self.shares),
+            groups=self._wrapped(),
             shamir_threshold=self.threshold,
             lastmodified=self.stamp,
             mac=self.mac.seal(self.cipher, self.stamp),
@@ -487,14 +522,16 @@ def encrypt_tree(
     rules: Rules = Rules(),  # noqa: B008 - Rules is frozen
     lastmodified: datetime | None = None,
     store: str = "json",
+    keep: crypto.Keep | None = None,
 ) -> str:
-    """Encrypt a tree into a sops JSON or YAML (``store``) document under a fresh data key."""
+    """Encrypt a tree into a sops JSON or YAML (``store``) document under a fresh data key
+    (or under the data key ``keep`` holds, as :func:`encrypt`)."""
     from secretsafe.sops import tree
 
     if any(key == "sops" for key, _ in data):
         raise FormatError("the key sops is reserved for sops metadata", hint="rename it")
-    keys = _Keys(key_groups, shamir_threshold, rules, lastmodified)
-    encrypted = tree.encrypt(data, select=keys.select, cipher=keys.cipher, mac=keys.mac)
+    keys = _Keys(key_groups, shamir_threshold, rules, lastmodified, keep)
+    encrypted = tree.encrypt(data, select=keys.select, seal=keys.seal, mac=keys.mac)
     if store == "yaml":
         from secretsafe.sops.stores import yaml as yaml_store
 

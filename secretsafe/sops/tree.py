@@ -11,7 +11,7 @@ None is left alone and not hashed; comments are never hashed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from secretsafe.errors import FormatError, IntegrityError
@@ -21,7 +21,7 @@ from secretsafe.sops.model import Comment
 if TYPE_CHECKING:
     from secretsafe.sops.native import _Selector
 
-__all__ = ["Branch", "decrypt", "encrypt", "leaves", "unsealed"]
+__all__ = ["Branch", "decrypt", "encrypt", "leaves", "same", "sealed_values", "unsealed"]
 
 
 class Branch(list[tuple[Any, Any]]):
@@ -142,20 +142,23 @@ def decrypt(
     return result
 
 
-def encrypt(data: Branch, *, select: _Selector, cipher: Any, mac: crypto.Mac) -> Branch:
-    """The encrypted tree; ``mac`` fed in tree order."""
+def encrypt(
+    data: Branch, *, select: _Selector, seal: Callable[[str, str, str], str], mac: crypto.Mac
+) -> Branch:
+    """The encrypted tree; ``mac`` fed in tree order; ``seal(plaintext, additional data,
+    type)`` makes each ``ENC[...]`` value."""
 
     def leaf(value: Any, path: list[str], stack: list[list[str]]) -> Any:
         encrypted = select(path, stack, False)
         mac.add(crypto.go_bytes(value), encrypted=encrypted)
         if not encrypted or value == "":
             return value
-        return crypto.seal(cipher, crypto.go_bytes(value), crypto.aad(path), crypto.kind_of(value))
+        return seal(crypto.go_bytes(value), crypto.aad(path), crypto.kind_of(value))
 
     def comment(text: str, path: list[str], stack: list[list[str]]) -> str:
         if not text or not select(path, stack, True):
             return text
-        return crypto.seal(cipher, text, crypto.aad(path), "comment")
+        return seal(text, crypto.aad(path), "comment")
 
     result = _walk(data, [], [], leaf, comment)
     assert isinstance(result, Branch)  # noqa: S101 - a Branch walks to a Branch
@@ -195,3 +198,31 @@ def unsealed(data: Branch, *, select: _Selector) -> list[str]:
 
     _walk(data, [], [], leaf, comment)
     return found
+
+
+def sealed_values(data: Branch) -> list[tuple[str, str]]:
+    """Every ``(additional data, ENC[...] text)`` of an encrypted tree, values and comments,
+    in order; decrypts nothing (what a change keeps of unchanged values)."""
+    out: list[tuple[str, str]] = []
+
+    def leaf(value: Any, path: list[str], stack: list[list[str]]) -> Any:
+        if isinstance(value, str) and value.startswith(crypto.ENC_PREFIX):
+            out.append((crypto.aad(path), value))
+        return value
+
+    def comment(text: str, path: list[str], stack: list[list[str]]) -> str:
+        if text.startswith(crypto.ENC_PREFIX):
+            out.append((crypto.aad(path), text))
+        return text
+
+    _walk(data, [], [], leaf, comment)
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal trees, types included (``True == 1`` and ``1 == 1.0`` in Python, not in sops)."""
+    if isinstance(a, list) and isinstance(b, list):  # a Branch is a list of pairs
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return type(a) is type(b) and same(list(a), list(b))
+    return type(a) is type(b) and a == b

@@ -13,12 +13,13 @@ from keyring_session import no_session_bus
 
 from secretsafe.audit import audit
 from secretsafe.cli import main
+from secretsafe.git.setup import config_entries
 from secretsafe.init import ENV_PATH_REGEX, PRE_COMMIT_HOOKS
 
 __all__ = ["no_session_bus"]  # fixture used by name
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = (".sops.yaml", ".gitignore", ".pre-commit-config.yaml")
+CONFIGS = (".sops.yaml", ".gitignore", ".pre-commit-config.yaml", ".gitattributes")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +52,7 @@ def init(repo: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def snapshot(repo: Path) -> dict[str, bytes]:
-    return {n: (repo / n).read_bytes() for n in CONFIGS}
+    return {n: (repo / n).read_bytes() for n in (*CONFIGS, ".git/config")}
 
 
 def key_file(home: Path) -> Path:
@@ -72,6 +73,18 @@ def test_empty_repo_then_nothing_to_do(
     hooks = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())["repos"][0]
     assert [h["id"] for h in hooks["hooks"]] == ["secretsafe-env-encrypted", "secretsafe-audit"]
     assert "no plaintext env file" in out
+    # The git merge driver and diff filter (secretsafe git setup), for init's rule's names.
+    assert ".gitattributes: added *.env.enc, .env.*.enc, *.enc.env" in out
+    assert "git config (this repository only): set merge.secretsafe.name" in out
+    for name, value in config_entries().items():
+        assert git(repo, "config", "--local", "--get", name) == value + "\n"
+    attrs = git(repo, "check-attr", "merge", "diff", "--", ".env.enc", ".env")
+    assert attrs.splitlines() == [
+        ".env.enc: merge: secretsafe",
+        ".env.enc: diff: secretsafe",
+        ".env: merge: unspecified",
+        ".env: diff: unspecified",
+    ]
     before = snapshot(repo)
     key_before = keys.read_bytes()
 
@@ -79,7 +92,7 @@ def test_empty_repo_then_nothing_to_do(
     assert "nothing to do" in again
     assert snapshot(repo) == before
     assert keys.read_bytes() == key_before
-    assert git(repo, "status", "--porcelain", "--ignored", "-uall").count("\n") == 3
+    assert git(repo, "status", "--porcelain", "--ignored", "-uall").count("\n") == 4
 
     # The real sops picks the rule up for a new env file and encrypts for the recipient.
     (repo / ".env").write_text("PORT=5432\n")

@@ -120,7 +120,7 @@ class _Comments:
         return out
 
 
-_COMMENT_RE = re.compile(r"^[ \t]*#|[ \t]#")
+_COMMENT_RE = re.compile(r"^[ \t]*#|[ \t]#", re.MULTILINE)
 
 
 def _find_comments(text: str, skip: tuple[int, int] | None) -> list[tuple[int, int, int, str]]:
