@@ -216,11 +216,19 @@ def plan(paths: Sequence[str | os.PathLike[str]] | None = None) -> list[FilePlan
     plans = []
     for path in targets:
         where = os.fspath(path)
-        text = read_text(path, what="sops file", keep_bom=True)
-        found = drift(text, where)
+        try:
+            text = read_text(path, what="sops file", keep_bom=True)
+            found = drift(text, where)
+        except SecretsafeError as exc:
+            # Planning writes nothing; say so, as a failure while applying does.
+            raise _not_updated(exc, where) from None
         if found is None:
-            raise ConfigError(
-                f"{where}: no .sops.yaml above it", hint="add a .sops.yaml with a creation rule"
+            raise _not_updated(
+                ConfigError(
+                    f"{where}: no .sops.yaml above it",
+                    hint="add a .sops.yaml with a creation rule",
+                ),
+                where,
             )
         plans.append(found)
     return plans
