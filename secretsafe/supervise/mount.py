@@ -269,10 +269,6 @@ def _check_directory(d: str, dfd: int, *, empty: bool) -> None:
         )
 
 
-class _ParentGone(Exception):
-    pass
-
-
 def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int, int] | None:
     """Fork the process that removes the files if this one dies without ``__exit__``; see
     the module docstring. Returns its pid and the write end of its pipe."""
@@ -280,6 +276,7 @@ def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int
         return None
     # Imported before the fork: the child must not need the import machinery.
     import ctypes
+    import select
     import shutil  # noqa: F401 - used by remove_tree
     import time  # noqa: F401 - used by remove_tree
 
@@ -306,24 +303,30 @@ def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int
             os.dup2(null, fd)  # do not hold the caller's pipes open
         _close_inherited(keep=read_end)  # nor its locks, sockets and other mounts' pipes
 
-        def gone(signum: int, frame: object) -> None:
-            raise _ParentGone
-
-        signal.signal(signal.SIGTERM, gone)
+        # The parent's death is seen two ways (EOF on the pipe; SIGTERM from PDEATHSIG, for a
+        # forked child that still holds the write end), often both at once. The handler only
+        # wakes the wait: raising from it could land after the wait, past any except clause,
+        # and skip the cleanup.
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         done = False
-        try:
-            if main_thread:
-                with contextlib.suppress(OSError, AttributeError):
-                    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-            if os.getppid() == parent:  # else the parent died before prctl: clean now
-                while chunk := os.read(read_end, 1):
-                    if chunk == b"x":
-                        done = True
-                        break
-        except _ParentGone:
-            pass
+        if main_thread:
+            with contextlib.suppress(OSError, AttributeError):
+                ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() == parent:  # else the parent died before prctl: clean now
+            while True:
+                ready, _, _ = select.select([read_end, wake_r], [], [])
+                if read_end not in ready:
+                    break  # SIGTERM
+                chunk = os.read(read_end, 1)
+                if chunk != b"x" and chunk:
+                    continue
+                done = chunk == b"x"
+                break
         if not done:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             for name in names:
