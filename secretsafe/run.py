@@ -17,9 +17,21 @@ that point: the environment, then the lines before it (of this file and earlier 
 with ``--override``, those lines first. An unset ``${VAR}`` becomes ``""`` with a warning on
 stderr (as compose warns); an unmet ``${VAR:?message}`` stops the command from starting.
 
+``--vault PATH`` (repeatable) reads the values stored at a KV v2 path at start
+(:func:`vault_values`) and takes part in the same precedence list as ``-f`` files, in
+command-line order: ``run -f base.enc --vault apps/api/prod -f local.enc`` lets
+``local.enc`` win over Vault, and Vault over ``base.enc``. The Vault address, token or AppRole
+credentials are looked up in what the command would see at the first ``--vault``: the
+environment and the ``-f`` files before it (so an encrypted credentials file written by
+``vault bootstrap`` can be given with ``-f`` first). Those values are passed on to the command
+like every other value of the files.
+
 The command replaces the secretsafe process (``execvpe``): signals from a container runtime or
 a terminal reach the app directly, and its exit code is the exit code. The plaintext values
 exist only in this process's memory and then in the app's environment, never on disk.
+``--redact``, ``--watch`` and ``--mount`` need a process that stays: :func:`run_supervised`
+runs the command as a child instead (:mod:`secretsafe.supervise`); without them nothing of
+that package is imported.
 """
 
 from __future__ import annotations
@@ -27,11 +39,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from secretsafe.errors import CommandError, CommandNotFound, FormatError, UsageError
 
-__all__ = ["DEFAULT_FILE", "build_environment", "default_files", "exec_command"]
+if TYPE_CHECKING:
+    from secretsafe.supervise.supervisor import Options as SuperviseOptions
+    from secretsafe.vault.reader import Session
+
+__all__ = ["DEFAULT_FILE", "VaultPath", "build_environment", "default_files", "exec_command"]
 
 #: Used when ``run`` gets no ``-f``: the file ``secretsafe encrypt .env`` writes.
 DEFAULT_FILE = ".env.enc"
@@ -47,8 +63,15 @@ def default_files() -> list[str]:
     )
 
 
+class VaultPath(NamedTuple):
+    """A ``--vault PATH`` source of ``run``: a KV v2 path (and its mount)."""
+
+    path: str
+    mount: str = "secret"
+
+
 def build_environment(
-    files: Sequence[str | os.PathLike[str]],
+    files: Sequence[str | os.PathLike[str] | VaultPath],
     *,
     base_env: Mapping[str, str],
     override: bool = False,
@@ -56,34 +79,65 @@ def build_environment(
     expand: bool = False,
     warn: Callable[[str], object] | None = None,
 ) -> dict[str, str]:
-    """The child's environment: ``base_env`` merged with the decrypted ``files``, their
-    ``${VAR}`` references expanded when ``expand`` (see the module docstring). ``warn`` gets
-    one line per reference to an unset variable (names only)."""
-    from secretsafe.sops import decrypt_file
-
+    """The child's environment: ``base_env`` merged with the decrypted ``files`` (and the
+    values of :class:`VaultPath` items, in the same order), their ``${VAR}`` references
+    expanded when ``expand`` (see the module docstring). ``warn`` gets one line per reference
+    to an unset variable (names only)."""
     from_files: dict[str, str] = {}
     identities = None
-    for path in files:
-        if identities is None:
-            from secretsafe.keys import discover
+    vault: Session | None = None
+    try:
+        for path in files:
+            if isinstance(path, VaultPath):
+                if vault is None:
+                    # Credentials as the command would see them at this point.
+                    seen = {**base_env, **from_files} if override else {**from_files, **base_env}
+                    vault = vault_session(seen)
+                values = vault_values(vault, path)
+                label = f"vault:{path.mount.strip('/')}/{path.path.strip('/')}"
+            else:
+                if identities is None:
+                    from secretsafe.keys import discover
 
-            # Discover once for every file (a key command or keyring lookup is not free).
-            identities = discover()
-        values = decrypt_file(path, identities=identities, backend=backend).reveal()
-        if expand and any("$" in v for v in values.values()):
-            # Imported only when a value needs it: the common file pays nothing.
-            values = _expanded(
-                os.fspath(path),
-                values,
-                from_files,
-                base_env=base_env,
-                override=override,
-                warn=warn,
-            )
-        from_files.update(values)
+                    # Discover once for every file (a key command or keyring lookup is not
+                    # free).
+                    identities = discover()
+                from secretsafe.sops import decrypt_file
+
+                values = decrypt_file(path, identities=identities, backend=backend).reveal()
+                label = os.fspath(path)
+            if expand and any("$" in v for v in values.values()):
+                # Imported only when a value needs it: the common file pays nothing.
+                values = _expanded(
+                    label,
+                    values,
+                    from_files,
+                    base_env=base_env,
+                    override=override,
+                    warn=warn,
+                )
+            from_files.update(values)
+    finally:
+        if vault is not None:
+            vault.close()
     if override:
         return {**base_env, **from_files}
     return {**from_files, **base_env}
+
+
+def vault_session(environ: Mapping[str, str]) -> Session:
+    """The Vault session of ``run --vault``: address (a comma-separated node list), token or
+    AppRole from ``environ`` (see :mod:`secretsafe.vault.reader`)."""
+    from secretsafe.vault.reader import Session
+
+    return Session(environ=environ)
+
+
+def vault_values(session: Session, source: VaultPath) -> dict[str, str]:
+    """The values stored at ``source``, by variable name (flat or sections layout)."""
+    from secretsafe.vault.reader import read_values
+
+    return read_values(session, source.path, mount=source.mount)
 
 
 def _expanded(
@@ -146,20 +200,58 @@ def check_schema(spec: str, env: Mapping[str, str]) -> None:
     check(spec, env).raise_for_problems()
 
 
+def run_supervised(
+    sources: Sequence[str | os.PathLike[str] | VaultPath],
+    command: Sequence[str],
+    *,
+    options: SuperviseOptions,
+    override: bool = False,
+    schema: str | None = None,
+    backend: str = "auto",
+    expand: bool = False,
+    warn: Callable[[str], object] | None = None,
+) -> int:
+    """``run --redact / --watch / --mount``: run ``command`` as a child of this process
+    (:mod:`secretsafe.supervise`) and return its exit code. The values to redact and mount
+    are those the sources add to the environment or change in it (an inherited variable
+    that keeps its value is not one of them)."""
+    from secretsafe.supervise.supervisor import Loaded, supervise
+    from secretsafe.supervise.watch import VaultVersions
+
+    base_env = dict(os.environ)
+    current: dict[str, str] = {}
+
+    def load() -> Loaded:
+        env = build_environment(
+            sources, base_env=base_env, override=override, backend=backend, expand=expand, warn=warn
+        )
+        if schema is not None:
+            check_schema(schema, env)
+        current.clear()
+        current.update(env)
+        return Loaded(env, {k: v for k, v in env.items() if base_env.get(k) != v})
+
+    vault_paths = [(s.path, s.mount) for s in sources if isinstance(s, VaultPath)]
+    versions = VaultVersions(vault_paths, lambda: current) if vault_paths else None
+    try:
+        return supervise(
+            command,
+            load=load,
+            options=options,
+            watch_files=[s for s in sources if not isinstance(s, VaultPath)],
+            watch_versions=versions,
+        )
+    finally:
+        if versions is not None:
+            versions.close()
+
+
 def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     """Replace this process with ``argv``, looked up on ``env``'s PATH, in ``env``."""
     if not argv:
         raise UsageError("no command to run", hint="secretsafe run -f FILE -- CMD [ARGS]")
     command = argv[0]
-    for name, value in env.items():
-        # The OS cannot pass these; execvpe would raise a bare ValueError.
-        if "\x00" in value or "\x00" in name or "=" in name:
-            shown = name.split("=", 1)[0].replace("\x00", "?")  # never what follows a '='
-            raise FormatError(
-                f"{shown!r}: cannot be passed to a process environment "
-                "(a NUL byte, or '=' in the name)",
-                hint="fix the variable in its env file",
-            )
+    refuse_unpassable(env)
     # execvpe searches env's PATH itself and says FileNotFoundError when nothing matches.
     sys.stdout.flush()
     sys.stderr.flush()
@@ -175,6 +267,19 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         raise CommandError(f"{shown}: permission denied (not executable)") from None
     except OSError as exc:
         raise CommandError(f"{_shown_command(command)}: cannot execute ({exc.strerror})") from None
+
+
+def refuse_unpassable(env: Mapping[str, str]) -> None:
+    """A :class:`FormatError` for a variable the OS cannot pass to a process (a NUL byte, or
+    ``=`` in the name): execve would fail with a bare ValueError."""
+    for name, value in env.items():
+        if "\x00" in value or "\x00" in name or "=" in name:
+            shown = name.split("=", 1)[0].replace("\x00", "?")  # never what follows a '='
+            raise FormatError(
+                f"{shown!r}: cannot be passed to a process environment "
+                "(a NUL byte, or '=' in the name)",
+                hint="fix the variable in its env file",
+            )
 
 
 def _shown_command(command: str) -> str:

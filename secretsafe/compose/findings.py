@@ -672,6 +672,7 @@ def check_compose(
                 environment=environment if environment is not None else label_env,
                 unknown=unknown,
                 sources=env.sources(),
+                read_files=False,  # NAME_FILE paths are inside the container
             )
         except SecretsafeError as exc:
             if not tainted:

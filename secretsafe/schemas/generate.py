@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from secretsafe.schemas.names import Leaf, plan_for
+from secretsafe.schemas.names import Leaf, is_secret_leaf, plan_for
 from secretsafe.secret import is_secret_name
 
 __all__ = ["env_example", "json_schema", "markdown_table", "variable_names"]
 
 
-def _is_secret(leaf: Leaf) -> bool:
-    """A secret by type (SecretStr, SecretString, ``secret=True``) or by name: a plain
-    ``password: str = "..."`` field must not have its default printed either."""
-    return leaf.secret or is_secret_name(leaf.variable)
+# A plain ``password: str = "..."`` field must not have its default printed either.
+_is_secret = is_secret_leaf
 
 
 def _type_name(leaf: Leaf) -> str:

@@ -9,6 +9,10 @@ Where values come from, lowest precedence first (a later source wins for the sam
 4. ``vault`` (an object with ``.read() -> Mapping[str, str]``, e.g. a VaultSource);
 5. the process environment (``environ``; ``os.environ`` by default).
 
+Then a secret field's ``NAME_FILE`` variable, from any of these, is replaced by ``NAME`` with
+the content of the file it names (:mod:`secretsafe.schemas.field_files`: the postgres-image
+convention; ``NAME`` and ``NAME_FILE`` together are an error).
+
 A model that customises its sources (``settings_customise_sources``, a custom ``__init__``,
 secrets/JSON/TOML/YAML sources) is built by its own sources, in its own order, exactly as
 ``Settings()`` builds it: only where its environment sources would read ``os.environ`` they
@@ -94,17 +98,27 @@ def check(
     environment: str | None = None,
     unknown: Strictness = "error",
     sources: Mapping[str, str] | None = None,
+    read_files: bool = True,
 ) -> CheckReport:
     """Validate ``env`` (a complete name -> value mapping) against a schema: a class, or a
     spec string (``module:Class`` or a ``.toml`` schema path). Never raises for problems in
-    ``env``; see :meth:`CheckReport.raise_for_problems`."""
+    ``env``; see :meth:`CheckReport.raise_for_problems`. ``NAME_FILE`` variables of secret
+    fields are read as :func:`load` reads them; ``read_files=False`` (the paths are inside a
+    container) only counts such a field as set."""
     if isinstance(spec_or_model, str):
         from secretsafe.schemas.spec import load_spec
 
         schema: type[Any] = load_spec(spec_or_model)
     else:
         schema = spec_or_model
-    report, _ = evaluate(schema, env, environment=environment, unknown=unknown, sources=sources)
+    report, _ = evaluate(
+        schema,
+        env,
+        environment=environment,
+        unknown=unknown,
+        sources=sources,
+        read_files=read_files,
+    )
     return report
 
 
@@ -367,8 +381,13 @@ def evaluate(
     unknown: Strictness = "error",
     sources: Mapping[str, str] | None = None,
     dotenv: Mapping[str, str] | None = None,
+    read_files: bool = True,
 ) -> tuple[CheckReport, Any]:
     """Validate ``env``; return the report and the instance (``None`` when invalid).
+
+    ``NAME_FILE`` variables fill secret fields from files (:mod:`~secretsafe.schemas.field_files`);
+    ``read_files=False`` does not read them (paths inside a container) and only counts the
+    field as set.
 
     ``dotenv``: the values of plaintext env files among ``env``; as in pydantic-settings,
     those no field reads are extra inputs (an error under ``extra="forbid"``, attributes
@@ -376,6 +395,7 @@ def evaluate(
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
+    from secretsafe.schemas import field_files
     from secretsafe.schemas import rules as rules_mod
     from secretsafe.schemas.names import plan_for
 
@@ -392,6 +412,12 @@ def evaluate(
         )
     src = sources or {}
     normalised = plan.normalise(env)  # one pass over the environment, shared below
+    # NAME_FILE variables of secret fields (secretsafe.schemas.field_files); None when unset.
+    files = field_files.resolve(plan, env, normalised, src, read=read_files)
+    if files is not None:
+        env, normalised, src = files.env, files.normalised, files.sources
+        if dotenv:
+            dotenv = {k: v for k, v in dotenv.items() if plan.norm(k) not in files.consumed}
     data, json_errors = plan.build(env, normalised)
     if not _is_fast(schema):
         # The model's own sources parse the values (a custom prepare_field_value may accept
@@ -399,7 +425,7 @@ def evaluate(
         json_errors = []
     elif dotenv and schema.model_config.get("extra", "forbid") != "ignore":
         data = {**plan.dotenv_extras(dotenv), **data}
-    problems: list[Problem] = []
+    problems: list[Problem] = list(files.problems) if files is not None else []
     lookup = _EnvLookup(plan, env, normalised)
 
     for je in json_errors:
@@ -417,6 +443,8 @@ def evaluate(
         )
     # A variable dropped for bad JSON is also "missing" to pydantic: one problem is enough.
     json_vars = {plan.norm(je.variable) for je in json_errors}
+    # So is a field whose NAME_FILE was reported (or, read_files=False, trusted).
+    quiet = json_vars | files.unfilled if files is not None else json_vars
 
     instance: Any = None
     raw_errors: list[Any] = []
@@ -452,7 +480,7 @@ def evaluate(
     invalid: set[tuple[str, ...]] = set()
     for err in raw_errors:
         for p, path in _translate(plan, err, lookup, src):
-            if p.variable and plan.norm(p.variable) in json_vars and p.kind == "missing":
+            if p.variable and plan.norm(p.variable) in quiet and p.kind == "missing":
                 continue
             problems.append(p)
             if path:

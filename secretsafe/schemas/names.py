@@ -285,6 +285,14 @@ def is_secret_field(info: FieldInfo) -> bool:
     )
 
 
+def is_secret_leaf(leaf: Leaf) -> bool:
+    """A secret by type (SecretStr, SecretString, ``secret=True``) or by name
+    (:func:`secretsafe.secret.is_secret_name`: a plain ``password: str`` is one too)."""
+    from secretsafe.secret import is_secret_name
+
+    return leaf.secret or is_secret_name(leaf.variable)
+
+
 def _tokens(name: str) -> tuple[str, ...]:
     return tuple(t for t in re.split(r"[_\-.]+", name.lower()) if t)
 

@@ -58,6 +58,7 @@ KINDS: dict[str, str] = {
     "pattern": "does not match the required pattern",
     "weak": "a placeholder, a well-known weak value, or too little entropy",
     "unknown": "a variable in the schema's namespace that maps to no field",
+    "file": "a NAME_FILE variable whose file cannot be read, or set together with NAME",
     "rule": "a cross-field or environment rule is violated",
     "invalid": "rejected by a validator",
 }

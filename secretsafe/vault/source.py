@@ -21,7 +21,10 @@ environment. With plain pydantic-settings, add the source in ``settings_customis
 Values are variable names as in the env file (``DATABASE__HOST``) and go through the same
 ``__`` nesting as environment variables. One request for the flat layout (one per section for
 ``sections``). Connection options are those of :func:`secretsafe.vault.client.connect`; by
-default everything comes from ``VAULT_ADDR`` / ``VAULT_TOKEN`` / AppRole variables.
+default everything comes from ``VAULT_ADDR`` (one address or a comma-separated node list) /
+``VAULT_TOKEN`` / AppRole variables. Reads go through a
+:class:`~secretsafe.vault.reader.Session`, which renews a renewable token and logs in again
+with AppRole when the token expired (``docs/vault-lifetimes.md``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from pydantic_settings import BaseSettings, EnvSettingsSource
 
     from secretsafe.vault.client import VaultClient
+    from secretsafe.vault.reader import Session
     from secretsafe.vault.sync import Layout
 
 __all__ = ["VaultSource"]
@@ -62,10 +66,14 @@ class VaultSource:
     retries: int = DEFAULT_RETRIES
     approle: AppRole | None = None
     client: VaultClient | None = field(default=None, repr=False, compare=False)
+    _session: Session | None = field(default=None, init=False, repr=False, compare=False)
 
     def read(self) -> Mapping[str, str]:
-        """The values at :attr:`path` by variable name (a masked mapping)."""
-        from secretsafe.vault.client import connect
+        """The values at :attr:`path` by variable name (a masked mapping).
+
+        Without ``client``, reads go through one :meth:`session`, kept between reads: an app
+        that reads again later gets its token renewed, or a new AppRole login once it expired
+        (``docs/vault-lifetimes.md``)."""
         from secretsafe.vault.sync import pull
 
         if self.client is not None:
@@ -76,18 +84,36 @@ class VaultSource:
                 layout=self.layout,
                 version=self.version,
             )
-        with connect(
-            addr=self.addr,
-            token=self.token,
-            namespace=self.namespace,
-            ca_cert=self.ca_cert,
-            timeout=self.timeout,
-            retries=self.retries,
-            approle=self.approle,
-        ) as client:
-            return pull(
-                client, path=self.path, mount=self.mount, layout=self.layout, version=self.version
+        session = self.session()
+        try:
+            return session.call(
+                lambda c: pull(
+                    c, path=self.path, mount=self.mount, layout=self.layout, version=self.version
+                )
             )
+        finally:
+            # No idle connection is kept open between reads (the token state is kept).
+            session.client(check=False).transport.close()
+
+    def session(self) -> Session:
+        """The :class:`~secretsafe.vault.reader.Session` this source reads through: ``addr``
+        (or ``VAULT_ADDR``) may list several nodes, comma-separated. Opened on first use."""
+        session = self._session
+        if session is None:
+            from secretsafe.vault.reader import Session
+
+            session = Session(
+                addr=self.addr,
+                token=self.token,
+                approle=self.approle,
+                namespace=self.namespace,
+                ca_cert=self.ca_cert,
+                timeout=self.timeout,
+                retries=self.retries,
+            )
+            # A frozen dataclass: the session is cached state, not part of its value.
+            object.__setattr__(self, "_session", session)
+        return session
 
     def settings_source(self, settings_cls: type[BaseSettings]) -> EnvSettingsSource:
         """A pydantic-settings source reading these values (once, when settings are built)."""
