@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
 
 from secretsafe.errors import CommandError, CommandNotFound, FormatError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import NoReturn
 
 __all__ = ["DEFAULT_FILE", "build_environment", "default_files", "exec_command"]
 
