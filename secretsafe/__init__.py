@@ -1,48 +1,47 @@
 """secretsafe: encrypted .env files (SOPS + age), Vault/OpenBao sync, startup validation.
 
-``import secretsafe`` is cheap: the public names below are loaded on first use, and hvac,
-requests, keyring and asyncio are never imported here.
+``import secretsafe`` is cheap: it imports no module at all; each public name below is loaded
+on first use (``tests/test_public_api.py`` keeps it so).
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-from secretsafe.errors import (
-    AuditFailed,
-    BootstrapError,
-    CommandError,
-    CommandNotFound,
-    ComposeError,
-    ConfigError,
-    DecryptionError,
-    DotenvSyntaxError,
-    DriftDetected,
-    FileError,
-    FormatError,
-    InsecurePermissions,
-    IntegrityError,
-    KeyStoreError,
-    NoIdentityError,
-    SecretsafeError,
-    SopsBinaryError,
-    UnsupportedError,
-    UsageError,
-    ValidationFailed,
-    VaultConflict,
-    VaultError,
-    VaultNotFound,
-    VaultPermissionDenied,
-    VaultSealed,
-    VaultUnreachable,
-)
-from secretsafe.secret import Secret, SecretValues
 
 __version__ = "0.1.0"
 
-# Public names loaded on first access: name -> module.
+# Public names loaded on first access (PEP 562): name -> module. `import secretsafe` itself
+# imports nothing (an app pays for what it uses), and `secretsafe run` none of these.
 _LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "AuditFailed",
+            "BootstrapError",
+            "CommandError",
+            "CommandNotFound",
+            "ComposeError",
+            "ConfigError",
+            "DecryptionError",
+            "DotenvSyntaxError",
+            "DriftDetected",
+            "FileError",
+            "FormatError",
+            "InsecurePermissions",
+            "IntegrityError",
+            "KeyStoreError",
+            "NoIdentityError",
+            "SecretsafeError",
+            "SopsBinaryError",
+            "UnsupportedError",
+            "UsageError",
+            "ValidationFailed",
+            "VaultConflict",
+            "VaultError",
+            "VaultNotFound",
+            "VaultPermissionDenied",
+            "VaultSealed",
+            "VaultUnreachable",
+        ),
+        "secretsafe.errors",
+    ),
+    "Secret": "secretsafe.secret",
+    "SecretValues": "secretsafe.secret",
     "decrypt_file": "secretsafe.envfile",
     "encrypt_file": "secretsafe.envfile",
     "load": "secretsafe.schemas.loader",
@@ -50,10 +49,40 @@ _LAZY: dict[str, str] = {
     "Settings": "secretsafe.schemas.settings",
 }
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # mypy reads this as true: the names keep their types
     from secretsafe.envfile import decrypt_file, encrypt_file
+    from secretsafe.errors import (
+        AuditFailed,
+        BootstrapError,
+        CommandError,
+        CommandNotFound,
+        ComposeError,
+        ConfigError,
+        DecryptionError,
+        DotenvSyntaxError,
+        DriftDetected,
+        FileError,
+        FormatError,
+        InsecurePermissions,
+        IntegrityError,
+        KeyStoreError,
+        NoIdentityError,
+        SecretsafeError,
+        SopsBinaryError,
+        UnsupportedError,
+        UsageError,
+        ValidationFailed,
+        VaultConflict,
+        VaultError,
+        VaultNotFound,
+        VaultPermissionDenied,
+        VaultSealed,
+        VaultUnreachable,
+    )
     from secretsafe.schemas.loader import check, load
     from secretsafe.schemas.settings import Settings
+    from secretsafe.secret import Secret, SecretValues
 
 __all__ = [
     "AuditFailed",
@@ -93,11 +122,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'secretsafe' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 

@@ -38,7 +38,9 @@ cause could hold a secret (subprocess stderr, JSON documents, hvac response bodi
 
 from __future__ import annotations
 
-from typing import ClassVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # mypy reads this as true; at run time typing is not imported
+    from typing import ClassVar
 
 __all__ = [
     "AuditFailed",

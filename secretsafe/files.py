@@ -6,7 +6,6 @@ A reader never sees a half-written file, and a crash leaves either the old or th
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -140,6 +139,7 @@ def atomic_write(
     ``mode``: the new file's permissions; by default an existing file keeps its mode and a new
     one gets 0600 (everything secretsafe writes may hold secrets or keys).
     """
+    import contextlib  # here, not at the top: `secretsafe run` reads files, never writes
     import tempfile
 
     p = os.fspath(path)
@@ -220,6 +220,8 @@ def _write_unnamed(directory: str, name: str, payload: bytes, mode: int) -> str 
 
 def _fsync_dir(directory: str) -> None:
     # Makes the rename durable; not all filesystems allow opening a directory.
+    import contextlib
+
     with contextlib.suppress(OSError):
         dfd = os.open(directory, os.O_RDONLY)
         try:
@@ -308,6 +310,8 @@ class _Watchdog:
             os.close(self._fd)
             self._fd = None
         if self._pid is not None:
+            import contextlib
+
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._pid, 0)
             self._pid = None
@@ -367,6 +371,8 @@ def remove_tree(directory: str | os.PathLike[str], *, attempts: int = 100) -> No
 
 
 def _close_inherited(*, keep: int) -> None:
+    import contextlib
+
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:  # pragma: no cover - no /proc

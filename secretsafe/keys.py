@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from secretsafe.errors import (
     FileError,
@@ -39,10 +37,15 @@ from secretsafe.errors import (
     UsageError,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
+    from typing import Any, Literal, NamedTuple
 
     import pyrage
+else:
+    from secretsafe._namedtuple import NamedTuple
 
 __all__ = [
     "KEYRING_SERVICE",
@@ -64,7 +67,19 @@ KEYRING_USERNAME = "age-identities"
 #: Seconds SOPS_AGE_KEY_CMD may run (a hardware token may wait for a touch).
 KEY_CMD_TIMEOUT = 60.0
 
-Store = Literal["auto", "keyring", "file"]
+if TYPE_CHECKING:
+    Store = Literal["auto", "keyring", "file"]
+
+
+def __getattr__(name: str) -> object:
+    # `Store` is built on first use: typing is not imported on `secretsafe run`'s path.
+    if name == "Store":
+        from typing import Literal
+
+        globals()["Store"] = Literal["auto", "keyring", "file"]
+        return globals()["Store"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _SECRET_PREFIX = "AGE-SECRET-KEY-1"  # noqa: S105 - a format prefix, not a secret
 _UNSUPPORTED_PREFIXES = ("AGE-SECRET-KEY-PQ-1", "AGE-PLUGIN-")

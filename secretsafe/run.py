@@ -38,14 +38,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from secretsafe.errors import CommandError, CommandNotFound, FormatError, UsageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import NamedTuple, NoReturn
+
     from secretsafe.supervise.supervisor import Options as SuperviseOptions
     from secretsafe.vault.reader import Session
+else:
+    from secretsafe._namedtuple import NamedTuple  # typing's, without importing typing
 
 __all__ = ["DEFAULT_FILE", "VaultPath", "build_environment", "default_files", "exec_command"]
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping  # a base class: needed at run time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["Secret", "SecretValues", "fingerprint", "is_secret_name"]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import secretsafe
 from tests.conftest import AgeKey
@@ -32,16 +35,138 @@ def test_error_classes_are_exported_with_distinct_exit_codes() -> None:
 
 
 def test_import_is_cheap() -> None:
+    # An app that imports secretsafe pays for nothing it does not use: the package imports no
+    # module at all (each public name is loaded on first access).
     code = (
-        "import sys, secretsafe\n"
-        "heavy = {'hvac', 'requests', 'keyring', 'asyncio', 'pydantic', 'pydantic_settings',"
-        " 'click', 'yaml', 're2'}\n"
-        "print(sorted(heavy & set(sys.modules)))\n"
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import secretsafe\n"
+        "print(sorted(set(sys.modules) - before))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == "['secretsafe']"
+
+
+def test_public_names_load_lazily_and_are_listed() -> None:
+    code = (
+        "import sys, secretsafe\n"
+        "assert set(dir(secretsafe)) == set(secretsafe.__all__)\n"
+        "error = secretsafe.IntegrityError\n"
+        "assert error.__module__ == 'secretsafe.errors'\n"
+        "assert 'secretsafe.schemas' not in sys.modules\n"
+        "print(sorted(m for m in sys.modules if m.startswith('secretsafe')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['secretsafe', 'secretsafe.errors']"
+
+
+#: Every module `secretsafe run -f F -- CMD` imports before it execs CMD (a one-group age
+#: sops dotenv file, native backend, no keyring session), beyond what `python -c pass`
+#: imports. A change here is a start-up cost on every container start: measure it with
+#: benchmarks/bench_startup.py before adding to the list.
+RUN_PATH_SECRETSAFE = {
+    "secretsafe",
+    "secretsafe._namedtuple",
+    "secretsafe.cli",
+    "secretsafe.cli.run",
+    "secretsafe.errors",
+    "secretsafe.files",
+    "secretsafe.keys",
+    "secretsafe.run",
+    "secretsafe.secret",
+    "secretsafe.sops",
+    "secretsafe.sops.aead",
+    "secretsafe.sops.backends",
+    "secretsafe.sops.crypto",
+    "secretsafe.sops.metadata",
+    "secretsafe.sops.model",
+    "secretsafe.sops.native",
+    "secretsafe.sops.stores",
+    "secretsafe.sops.stores.dotenv",
+}
+#: Third-party: pyrage only (AES-GCM decryption goes through the interpreter's libcrypto,
+#: secretsafe/sops/aead.py; cryptography is not imported).
+RUN_PATH_THIRD_PARTY = {"pyrage", "pyrage.pyrage"}
+#: The standard library, as CPython 3.11 splits it (``re`` comes with pip's console script
+#: anyway; ctypes and _hashlib bind libcrypto's AES-GCM).
+RUN_PATH_STDLIB_311 = {
+    "__future__",
+    "_blake2",
+    "_collections",
+    "_ctypes",
+    "_functools",
+    "_hashlib",
+    "_operator",
+    "_sre",
+    "_struct",
+    "binascii",
+    "collections",
+    "collections.abc",
+    "copyreg",
+    "ctypes",
+    "ctypes._endian",
+    "encodings.utf_8_sig",
+    "enum",
+    "errno",
+    "functools",
+    "gc",
+    "hashlib",
+    "hmac",
+    "itertools",
+    "keyword",
+    "operator",
+    "re",
+    "re._casefix",
+    "re._compiler",
+    "re._constants",
+    "re._parser",
+    "reprlib",
+    "struct",
+    "types",
+    "warnings",
+}
+
+
+def _imported(argv: list[str], env: dict[str, str]) -> set[str]:
+    """The modules ``python -X importtime ARGV`` imports (its stderr lists each one)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and not line.endswith("imported package")
+    }
+
+
+def test_run_path_imports_exactly_the_allowed_modules(tmp_path: Path, age_key: AgeKey) -> None:
+    (tmp_path / ".env").write_text("A=1\nB=two\n")
+    from secretsafe.envfile import encrypt_file
+
+    encrypt_file(tmp_path / ".env", recipients=[age_key.recipient])
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # irrelevant to the list, but as users run it
+    # The console script's code (without its `import re`, so the list shows what we import).
+    script = "import sys\nfrom secretsafe.cli import main\nsys.exit(main())\n"
+    got = _imported(
+        ["-c", script, "run", "-f", str(tmp_path / ".env.enc"), "--", "true"], env
+    ) - _imported(["-c", "pass"], env)
+    ours = {m for m in got if m.split(".")[0] == "secretsafe"}
+    assert ours == RUN_PATH_SECRETSAFE
+    stdlib_names = sys.stdlib_module_names
+    third_party = {m for m in got - ours if m.split(".")[0] not in stdlib_names}
+    assert third_party == RUN_PATH_THIRD_PARTY
+    if sys.version_info[:2] == (3, 11):  # how the stdlib splits into modules differs by version
+        assert got - ours - third_party == RUN_PATH_STDLIB_311
 
 
 def test_run_fast_path_imports_no_heavy_module(tmp_path: Path, age_key: AgeKey) -> None:
@@ -93,3 +218,17 @@ def test_no_private_module_of_a_dependency() -> None:
                 if parts[0] in guarded and any(p.startswith("_") for p in parts[1:]):
                     found.append(f"{path.relative_to(package)}:{node.lineno}: {name}")
     assert found == []
+
+
+def test_run_fast_path_turns_the_collector_back_on_when_it_returns(tmp_path: Path) -> None:
+    # fast_main turns the cyclic GC off for the milliseconds before exec; a caller that gets
+    # control back (an error) must find it on again.
+    import gc
+
+    from secretsafe.cli.run import fast_main
+    from secretsafe.errors import SecretsafeError
+
+    assert gc.isenabled()
+    with pytest.raises(SecretsafeError):
+        fast_main(["-f", str(tmp_path / "missing.env.enc"), "--", "true"])
+    assert gc.isenabled()

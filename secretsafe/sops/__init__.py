@@ -30,8 +30,6 @@ Importing this package is cheap: the codecs, pyrage, cryptography and yaml load 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, TypeVar
 
 from secretsafe.errors import (
     FormatError,
@@ -40,7 +38,11 @@ from secretsafe.errors import (
     UsageError,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Literal, TypeVar
+
     from secretsafe.keys import Identity
     from secretsafe.secret import SecretValues
     from secretsafe.sops.config import CreationRule
@@ -57,9 +59,20 @@ __all__ = [
     "resolve_backend",
 ]
 
-Backend = Literal["auto", "native", "sops"]
 BACKENDS: tuple[str, ...] = ("auto", "native", "sops")
-_T = TypeVar("_T")
+if TYPE_CHECKING:
+    Backend = Literal["auto", "native", "sops"]
+    _T = TypeVar("_T")
+
+
+def __getattr__(name: str) -> object:
+    # `Backend` is built on first use: typing is not imported on `secretsafe run`'s path.
+    if name == "Backend":
+        from typing import Literal
+
+        globals()["Backend"] = Literal["auto", "native", "sops"]
+        return globals()["Backend"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resolve_backend(backend: str = "auto") -> str:

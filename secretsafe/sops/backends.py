@@ -13,10 +13,10 @@ encrypted output before it is written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from secretsafe.keys import Identity
     from secretsafe.sops.model import Document, Item, Rules
 

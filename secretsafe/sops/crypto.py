@@ -25,19 +25,22 @@ never sees a file's syntax.
 
 from __future__ import annotations
 
-import base64
+import binascii  # base64's functions without its import (and its `re`): run's start-up
 import hashlib
 import hmac
 import os
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from secretsafe.errors import DecryptionError, IntegrityError
+from secretsafe.sops.aead import Cipher
 from secretsafe.sops.metadata import NativeUnsupported, ParsedMetadata
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from collections.abc import Sequence
+    from typing import Any, NamedTuple
+else:
+    from secretsafe._namedtuple import NamedTuple
 
 __all__ = [
     "ENC_PREFIX",
@@ -98,13 +101,18 @@ def _where(path: str | None) -> str:
     return path or "<input>"
 
 
+def _b64encode(data: bytes) -> str:
+    """``base64.b64encode(data).decode()``."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
 def b64(raw: str) -> bytes | None:
     """Strict, canonical standard base64 (one encoding per byte string), else None."""
     try:
-        data = base64.b64decode(raw, validate=True)
+        data = binascii.a2b_base64(raw, strict_mode=True)  # = b64decode(validate=True)
     except ValueError:
         return None
-    if base64.b64encode(data).decode("ascii") != raw:
+    if _b64encode(data) != raw:
         return None
     return data
 
@@ -138,14 +146,11 @@ def aad(path: Sequence[str]) -> str:
     return ":".join(path) + ":"
 
 
-def aead(key: bytes) -> AESGCM:
-    """An AES-256-GCM cipher object for ``key`` (``encrypt``/``decrypt(iv, data, aad)``)."""
-    # cryptography's public module, imported here rather than at the top: only a decrypt or
-    # encrypt pays for it (about 3 ms on `secretsafe run` over the private binding, which the
-    # project does not use: private APIs break on the next release).
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(key)
+def aead(key: bytes) -> Cipher:
+    """An AES-256-GCM cipher object for ``key`` (``encrypt``/``decrypt(iv, data, aad)``):
+    decryption through OpenSSL's EVP API, encryption through cryptography's public ``AESGCM``
+    (see :mod:`secretsafe.sops.aead` for why and what is guaranteed)."""
+    return Cipher(key)
 
 
 def seal(cipher: Any, plaintext: str, additional: str, kind: str) -> str:
@@ -154,8 +159,8 @@ def seal(cipher: Any, plaintext: str, additional: str, kind: str) -> str:
     out = cipher.encrypt(iv, plaintext.encode("utf-8"), additional.encode("utf-8"))
     data, tag = out[:-_TAG_SIZE], out[-_TAG_SIZE:]
     return (
-        f"ENC[AES256_GCM,data:{base64.b64encode(data).decode()},"
-        f"iv:{base64.b64encode(iv).decode()},tag:{base64.b64encode(tag).decode()},type:{kind}]"
+        f"ENC[AES256_GCM,data:{_b64encode(data)},"
+        f"iv:{_b64encode(iv)},tag:{_b64encode(tag)},type:{kind}]"
     )
 
 

@@ -18,10 +18,15 @@ can fall back to the binary.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from secretsafe.errors import FormatError, IntegrityError, UnsupportedError
 from secretsafe.sops.model import KeyGroup, Metadata, Rules
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from secretsafe._namedtuple import NamedTuple
 
 __all__ = [
     "PREFIX",

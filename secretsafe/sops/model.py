@@ -8,9 +8,13 @@ generation per class (about 10 ms together).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from secretsafe.secret import SecretValues
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from secretsafe._namedtuple import NamedTuple  # typing's, without importing typing
 
 __all__ = ["Comment", "Document", "Entry", "Item", "KeyGroup", "Metadata", "Rules"]
 

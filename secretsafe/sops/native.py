@@ -46,9 +46,6 @@ metadata holds the same rules, and the keys are the ones given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
 from secretsafe.errors import ConfigError, FormatError, IntegrityError, NoIdentityError
 from secretsafe.sops import crypto
 from secretsafe.sops import metadata as _md
@@ -56,8 +53,11 @@ from secretsafe.sops.metadata import NativeUnsupported
 from secretsafe.sops.model import Comment, Document, Entry, Item, Metadata, Rules
 from secretsafe.sops.stores import dotenv as _store
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
+    from typing import Any
 
     import pyrage
 

@@ -13,10 +13,12 @@ text (the escape applies to the ``ENC[...]`` text, which has no backslash).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from secretsafe.errors import FormatError, IntegrityError
 from secretsafe.sops.model import Comment, Entry, Item
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "PREFIX",
