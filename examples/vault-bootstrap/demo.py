@@ -4,12 +4,14 @@
 
 Uses your age identity from SOPS_AGE_KEY_FILE, or makes a throwaway one in WORKDIR. Starts
 three `bao server` processes on free 127.0.0.1 ports (stopped at the end), then: plan (dry
-run), bootstrap, re-run (no-op), restart every node and unseal from the encrypted keys file,
-and log in as the app with its AppRole. No value, key or token is printed -- only names.
+run), bootstrap, re-run (no-op), restart every node and unseal from the encrypted keys file
+(with a JSON report), and log in as the app with its AppRole. No value, key or token is
+printed -- only names.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,10 +95,17 @@ def main() -> None:
         for node in cluster:
             node.kill()
             node.start()
-        secretsafe("vault", "unseal", "--config", str(config))
+        # --format json: a machine report (nodes, statuses, the active node; never a key).
+        report = json.loads(
+            secretsafe("vault", "unseal", "--config", str(config), "--format", "json")
+        )
+        unsealed = sum(1 for n in report["nodes"] if n["status"] == "done")
+        print(f"# unsealed {unsealed} node(s); active: {report['active']}")
 
-        # The app: its environment is the decrypted credentials file, nothing else.
+        # The app: its environment is the decrypted credentials file, nothing else. Its
+        # VAULT_ADDR lists every node, so it starts while any one node is down.
         creds = decrypt_file(work / "api-approle.enc.env")
+        print(f"app api credentials list {len(creds['VAULT_ADDR'].split(','))} nodes")
         with connect(environ=dict(creds)) as app:
             secret = kv.read_secret(app, "apps/api/prod")
             print(f"app api read {sorted(secret.data)} with its AppRole ({app.token_source})")

@@ -38,39 +38,47 @@ def vault() -> None:
 
 
 def connection_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """--addr, --namespace, --ca-cert, --timeout, --retries, --deadline, --node, given to
-    ``fn`` as ``connect``:
+    """--addr, --namespace, --ca-cert, --timeout, --retries, --deadline, --failover, --node,
+    given to ``fn`` as ``connect``:
     a function that opens the connection (commands connect only once their input is valid)."""
 
     @functools.wraps(fn)
     def wrapper(
         *,
-        addr: str | None,
+        addr: tuple[str, ...],
         namespace: str | None,
         ca_cert: Path | None,
         timeout: float,
         retries: int,
         deadline: float | None,
         nodes: tuple[str, ...],
+        failover: float,
         **kwargs: Any,
     ) -> None:
         def connect() -> VaultClient:
             from secretsafe.vault.client import connect as open_client
 
             return open_client(
-                addr=addr,
+                addr=addr or None,
                 namespace=namespace,
                 ca_cert=ca_cert,
                 timeout=timeout,
                 retries=retries,
                 deadline=deadline,
                 nodes=nodes,
+                failover=failover,
             )
 
         fn(connect=connect, **kwargs)
 
     options = [
-        click.option("--addr", help="Server address (default: VAULT_ADDR, then BAO_ADDR)."),
+        click.option(
+            "--addr",
+            multiple=True,
+            help="Server address; repeat it (or comma-separate) for the nodes of a cluster "
+            "(default: VAULT_ADDR, then BAO_ADDR, which may list several too). With several "
+            "nodes every request goes to the active node.",
+        ),
         click.option("--namespace", help="Vault namespace (default: VAULT_NAMESPACE)."),
         click.option(
             "--ca-cert",
@@ -89,14 +97,23 @@ def connection_options(fn: Callable[..., None]) -> Callable[..., None]:
             "--deadline",
             type=click.FloatRange(min=0, min_open=True),
             help="Seconds one operation may take in all, retries included "
-            "(default: timeout x (retries + 1) + 2 s per retry).",
+            "(default: timeout x (retries + 1) + 2 s per retry; with several nodes at least "
+            "failover + timeout).",
+        ),
+        click.option(
+            "--failover",
+            type=click.FloatRange(min=0),
+            default=10.0,
+            show_default=True,
+            help="Seconds to keep looking for the active node during a leader election or a "
+            "node restart (a raft election takes 1.5-3 s), within the deadline.",
         ),
         click.option(
             "--node",
             "nodes",
             multiple=True,
-            help="Another node of the cluster that a standby may redirect to (repeatable); "
-            "redirects elsewhere, or from https to http, are refused.",
+            help="Another node of the cluster (repeatable; same as another --addr); redirects "
+            "elsewhere, or from https to http, are refused.",
         ),
     ]
     decorated: Callable[..., None] = wrapper
@@ -123,6 +140,29 @@ def _layout_option(default: str | None) -> Callable[[F], F]:
         show_default=default is not None,
         help="flat: every variable at --path; sections: SECTION__FIELD -> PATH/section, field.",
     )
+
+
+def _format_option(fn: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: a machine-readable report on stdout (names, versions, outcomes; never values).",
+    )(fn)
+
+
+def _error_doc(error: SecretsafeError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"kind": type(error).__name__, "exit_code": error.exit_code, "message": str(error)}
+
+
+def _echo_json(doc: object) -> None:
+    import json
+
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
 def _need_target(
@@ -169,6 +209,7 @@ def _many_report(outcomes: Sequence[Outcome], verb: str) -> None:
     show_default=True,
     help="Most key/value pairs per write (the server's JSON limit).",
 )
+@_format_option
 @connection_options
 def push(
     *,
@@ -180,9 +221,17 @@ def push(
     prune: bool,
     dry_run: bool,
     max_pairs: int,
+    fmt: str,
     connect: Callable[[], VaultClient],
 ) -> None:
-    """Decrypt FILE in memory and write its values to KV v2 at --path (check-and-set)."""
+    """Decrypt FILE in memory and write its values to KV v2 at --path (check-and-set).
+
+    All or nothing: when a write fails, what this push wrote is rolled back, and the
+    message says what is true -- nothing written, which path is still written (with its
+    version), or outcome unknown (check with `secretsafe vault diff`). With several nodes
+    (--addr repeated, or VAULT_ADDR comma-separated) writes go to the active node and wait
+    out a leader election (--failover).
+    """
     from secretsafe.vault import sync
 
     _need_target(file, vault_path, mapping, file_ok=True)
@@ -190,25 +239,83 @@ def push(
         entries = sync.load_mapping(mapping)
         with connect() as client:
             outcomes = sync.push_many(client, entries, prune=prune, dry_run=dry_run)
-        for o in outcomes:
-            if isinstance(o.result, sync.PushResult):
-                _report_push(o.result, label=f"{o.entry.file} -> ")
+        if fmt == "json":
+            _echo_json(
+                [
+                    {"file": str(o.entry.file), **_push_doc(o.result, o.error, o.entry.path)}
+                    for o in outcomes
+                ]
+            )
+        else:
+            for o in outcomes:
+                if isinstance(o.result, sync.PushResult):
+                    _report_push(o.result, label=f"{o.entry.file} -> ")
         _many_report(outcomes, "pushes")
         return
     assert file is not None  # noqa: S101 - checked above
     assert vault_path is not None  # noqa: S101 - checked above
     with connect() as client:
-        result = sync.push_file(
-            client,
-            file,
-            path=vault_path,
-            mount=mount,
-            layout=layout,  # type: ignore[arg-type]
-            prune=prune,
-            dry_run=dry_run,
-            max_pairs=max_pairs,
-        )
-    _report_push(result, label="")
+        try:
+            result = sync.push_file(
+                client,
+                file,
+                path=vault_path,
+                mount=mount,
+                layout=layout,  # type: ignore[arg-type]
+                prune=prune,
+                dry_run=dry_run,
+                max_pairs=max_pairs,
+            )
+        except SecretsafeError as exc:
+            if fmt == "json":
+                _echo_json(_push_doc(None, exc, vault_path))
+            raise
+    if fmt == "json":
+        _echo_json(_push_doc(result, None, vault_path))
+    else:
+        _report_push(result, label="")
+
+
+def _push_doc(result: Any, error: SecretsafeError | None, path: str) -> dict[str, Any]:
+    """The JSON report of one push: outcome, versions and names (never values)."""
+    from secretsafe.vault import kv, sync
+
+    if error is not None:
+        failure = sync.failure_of(error)
+        if failure is not None:
+            outcome: str = failure.outcome
+        elif kv.outcome_unknown(error):
+            outcome = "unknown"
+        else:
+            outcome = "not written"
+        return {
+            "path": path.strip("/"),
+            "outcome": outcome,
+            "failed_path": failure.failed_path if failure else None,
+            "versions": dict(failure.written) if failure else {},
+            "rolled_back": list(failure.rolled_back) if failure else [],
+            "error": _error_doc(error),
+        }
+    p = result.plan
+    if result.dry_run:
+        outcome = "dry run"
+    elif result.versions:
+        outcome = "written"
+    else:
+        outcome = "up to date"
+    return {
+        "mount": p.mount,
+        "path": p.path,
+        "layout": p.layout,
+        "outcome": outcome,
+        "versions": dict(result.versions),
+        "added": list(p.added),
+        "changed": list(p.changed),
+        "removed" if p.prune else "only_in_vault": list(p.removed),
+        "unchanged": len(p.unchanged),
+        "warnings": list(result.warnings),
+        "error": None,
+    }
 
 
 def _report_push(result: Any, *, label: str) -> None:
@@ -243,6 +350,7 @@ def _report_push(result: Any, *, label: str) -> None:
     multiple=True,
     help="age recipient (repeatable; default: .sops.yaml rules, else your own keys).",
 )
+@_format_option
 @connection_options
 def pull(
     *,
@@ -253,6 +361,7 @@ def pull(
     output: Path | None,
     version: int | None,
     recipients: tuple[str, ...],
+    fmt: str,
     connect: Callable[[], VaultClient],
 ) -> None:
     """Read --path and encrypt it straight to a SOPS file; plaintext never touches disk."""
@@ -265,8 +374,21 @@ def pull(
         entries = sync.load_mapping(mapping)
         with connect() as client:
             outcomes = sync.pull_many(client, entries, recipients=recipients or None)
+        if fmt == "json":
+            _echo_json(
+                [
+                    _pull_doc(
+                        o.entry.mount,
+                        o.entry.path,
+                        o.entry.file,
+                        o.result if isinstance(o.result, SecretValues) else None,
+                        o.error,
+                    )
+                    for o in outcomes
+                ]
+            )
         for o in outcomes:
-            if isinstance(o.result, SecretValues):
+            if fmt != "json" and isinstance(o.result, SecretValues):
                 where = f"{o.entry.mount}/{o.entry.path}"
                 click.echo(f"{where} -> {o.entry.file} ({len(o.result)} variables)")
         _many_report(outcomes, "pulls")
@@ -284,14 +406,34 @@ def pull(
             version=version,
             recipients=recipients or None,
         )
+    if fmt == "json":
+        _echo_json(_pull_doc(mount, vault_path, output, values, None))
+        return
     click.echo(f"{mount.strip('/')}/{vault_path.strip('/')} -> {output} ({len(values)} variables)")
+
+
+def _pull_doc(
+    mount: str,
+    path: str,
+    output: Path,
+    values: SecretValues | None,
+    error: SecretsafeError | None,
+) -> dict[str, Any]:
+    """The JSON report of one pull: where from, where to, the variable names (no values)."""
+    return {
+        "mount": mount.strip("/"),
+        "path": path.strip("/"),
+        "output": str(output),
+        "variables": sorted(values) if values is not None else [],
+        "error": _error_doc(error),
+    }
 
 
 @vault.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @_target_options
 @_layout_option("flat")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_format_option
 @connection_options
 def diff(
     *,

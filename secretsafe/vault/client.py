@@ -4,7 +4,9 @@ Everything else in :mod:`secretsafe.vault` talks to the server through :class:`V
 (from :func:`connect`). hvac and requests are imported inside functions only.
 
 Address: ``addr=`` > ``VAULT_ADDR`` > ``BAO_ADDR`` (no silent default: a missing address is an
-error that says what to set).
+error that says what to set). Each may list the nodes of a cluster, comma-separated
+(``VAULT_ADDR=https://v1:8200,https://v2:8200,https://v3:8200``); ``addr=`` also takes a list,
+and ``nodes=`` adds more. See "Clusters" below.
 
 Token, first found wins:
 
@@ -61,16 +63,35 @@ Retries (bounded: ``retries`` extra attempts, exponential backoff with jitter, c
   like any other, reaching the new leader.
 
 Never retried: 400 (including CAS conflicts), 401, 403, 404.
+
+Clusters (more than one node configured):
+
+- every request goes to the **active node**, found with ``sys/health`` (200: active and
+  unsealed) over the node list before the first request and again when it was last
+  confirmed more than 5 s ago (a leader can step down without a request failing); nothing
+  is sent while no node answers as active; reads included, so a client never
+  reads from a standby that trails the active node (OpenBao 2.7 standbys serve reads from
+  local state 50-105 ms behind: a read right after an acknowledged write could return the
+  previous value, and a check-and-set checked there could fail falsely);
+- after a connection error, a 5xx, a sealed or standby answer the active node is looked up
+  again, and a redirect that a standby answers moves the client to the node it names;
+- such failures are retried, beyond ``retries``, for up to ``failover`` seconds (default
+  :data:`DEFAULT_FAILOVER`, 10 s: a raft election takes 1.5-2.7 s on OpenBao 2.7, and a
+  node restart a few seconds), always within the overall deadline. A single-node client
+  (with ``retries`` > 0) waits the same way for answers that show an election (a standby
+  without an active node), not for a refused connection (a typo should fail fast).
+
+A write whose answer was lost may have been applied: KV writes carry check-and-set, so a
+retry can never apply twice; :mod:`secretsafe.vault.kv` reads the result back from the active
+node to say whether it was written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import random
-import socket
 import ssl
 import sys
 import time
@@ -92,12 +113,21 @@ from secretsafe.errors import (
     VaultUnreachable,
 )
 from secretsafe.files import check_private, read_text
-from secretsafe.vault.transport import ConnectTimeout, Transport, check_header
+from secretsafe.vault.transport import (
+    NETWORK_ERRORS,
+    ConnectTimeout,
+    DnsError,
+    HTTPException,
+    Transport,
+    check_header,
+    netloc,
+)
 
 if TYPE_CHECKING:
     import hvac
 
 __all__ = [
+    "DEFAULT_FAILOVER",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "KEYRING_SERVICE",
@@ -105,7 +135,9 @@ __all__ = [
     "VaultClient",
     "connect",
     "keyring_username",
+    "require_hvac",
     "resolve_addr",
+    "resolve_addrs",
     "translate_errors",
 ]
 
@@ -113,6 +145,16 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
+# Seconds a call keeps looking for an active node (see "Clusters" in the module docstring).
+DEFAULT_FAILOVER = 10.0
+_PROBE_TIMEOUT = 2.0
+# Seconds a cluster client trusts its active node without asking again.
+_RECHECK = 5.0
+_FAILOVER_PAUSE = 0.05
+# A node that fails a probe is not the active one, whatever the failure.
+_PROBE_ERRORS: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, SecretsafeError)
+# Short: the next request should reach a new leader soon after it is elected.
+_FAILOVER_PAUSE_MAX = 0.25
 _BACKOFF_BASE = 0.2
 _BACKOFF_MAX = 2.0
 KEYRING_SERVICE = "secretsafe"
@@ -211,21 +253,59 @@ class AppRole:
 
 
 def resolve_addr(addr: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The server address from ``addr``, ``VAULT_ADDR`` or ``BAO_ADDR``."""
+    """The server address from ``addr``, ``VAULT_ADDR`` or ``BAO_ADDR`` (the first one when
+    they list several)."""
+    return resolve_addrs(addr, environ)[0]
+
+
+def resolve_addrs(
+    addr: str | Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """The node addresses from ``addr`` (a string, comma-separated, or a list of them), else
+    ``VAULT_ADDR``, else ``BAO_ADDR``; without duplicates, in the order given."""
     env = os.environ if environ is None else environ
-    value = addr or env.get("VAULT_ADDR") or env.get("BAO_ADDR")
-    if not value:
+    given = [addr] if isinstance(addr, str) else list(addr or ())
+    if not any(a.strip() for a in given):
+        given = [env.get("VAULT_ADDR") or env.get("BAO_ADDR") or ""]
+    out: list[str] = []
+    for item in given:
+        for part in item.split(","):
+            value = part.strip().rstrip("/")
+            if not value:
+                continue
+            if not value.startswith(("http://", "https://")):
+                raise UsageError(
+                    f"Vault address {value!r} has no http:// or https:// scheme",
+                    hint="use e.g. https://vault.example:8200 (several: comma-separated)",
+                )
+            if value not in out:
+                out.append(value)
+    if not out:
         raise UsageError(
             "no Vault address",
             hint="set VAULT_ADDR (or BAO_ADDR), or pass --addr https://vault.example:8200",
         )
-    value = value.strip().rstrip("/")
-    if not value.startswith(("http://", "https://")):
+    return out
+
+
+def require_hvac() -> Any:
+    """The hvac module, or a UsageError naming the extra that provides it."""
+    import importlib.util
+
+    # requests carries hvac's calls (through the transport's adapter): both must be there.
+    if importlib.util.find_spec("hvac") is None or importlib.util.find_spec("requests") is None:
         raise UsageError(
-            f"Vault address {value!r} has no http:// or https:// scheme",
-            hint="use e.g. https://vault.example:8200",
+            "this command needs hvac, which is not installed",
+            hint="pip install 'secretsafe[vault]'",
         )
-    return value
+    try:
+        import hvac
+    except ImportError:  # present but broken (a missing dependency of its own)
+        raise UsageError(
+            "this command needs hvac, which could not be imported",
+            hint="pip install 'secretsafe[vault]'",
+        ) from None
+    return hvac
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:
@@ -313,6 +393,7 @@ class VaultClient:
         deadline: float | None = None,
         nodes: Sequence[str] = (),
         transport: Transport | None = None,
+        failover: float = DEFAULT_FAILOVER,
     ) -> None:
         if token is not None:
             check_token(token, token_source)
@@ -327,9 +408,85 @@ class VaultClient:
             nodes=(addr, *nodes),
         )
         self.addr = addr
+        self.nodes: tuple[str, ...] = tuple(dict.fromkeys(n.rstrip("/") for n in (addr, *nodes)))
+        self._transport.allow(*self.nodes)
+        self.failover = float(failover)
+        # A cluster client sends every request to the active node: found before the first
+        # request and again after any sign that it changed.
+        self._locate_first = len(self.nodes) > 1
+        self._active_at = 0.0  # when a node last answered as the active one
         self.namespace = namespace
         self.retries = retries
         self.token_source = token_source
+        self.failovers = 0  # how many times the client moved to another node
+
+    @classmethod
+    def anonymous(
+        cls,
+        addr: str,
+        *,
+        verify: bool | str = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float | None = None,
+        retries: int = 1,
+    ) -> VaultClient:
+        """A client without a token, for the unauthenticated ``sys/`` endpoints of one node
+        (init, unseal, join, health)."""
+        return cls(
+            addr=addr.rstrip("/"),
+            namespace=None,
+            retries=retries,
+            token_source="none",  # noqa: S106 - where a token came from; here: nowhere
+            verify=verify,
+            timeout=timeout,
+            deadline=deadline if deadline is not None else timeout * (retries + 1),
+        )
+
+    @property
+    def cluster(self) -> bool:
+        """More than one node configured: requests follow the active node."""
+        return len(self.nodes) > 1
+
+    def switch_to(self, addr: str) -> None:
+        """Send the next requests to ``addr`` (one of :attr:`nodes`)."""
+        addr = addr.rstrip("/")
+        if addr != self.addr:
+            self.failovers += 1
+            self.addr = addr
+            if self._hvac is not None:
+                self._hvac.url = addr
+
+    def locate_active(self) -> str | None:
+        """Ask the nodes (the current one first) which one is active: one ``sys/health``
+        request each, unauthenticated, until one answers 200 (active, unsealed). Moves the
+        client there and returns its address; None when no node is active now."""
+        # Never from https to http: the token and values would travel in clear.
+        secure = self.nodes[0].startswith("https:")
+        order = [
+            n
+            for n in (self.addr, *(n for n in self.nodes if n != self.addr))
+            if not (secure and n.startswith("http:"))
+        ]
+        probe = min(self._transport.timeout, _PROBE_TIMEOUT)
+        for node in order:
+            if self._transport.remaining() <= 0:
+                return None
+            try:
+                answer = self._transport.exchange(
+                    "GET",
+                    node + "/v1/sys/health",
+                    None,
+                    {"Accept": "application/json"},
+                    timeout=probe,
+                    follow=False,
+                )
+            except _PROBE_ERRORS:
+                continue  # down, or answering nonsense: not the active node
+            if answer.status == 200:
+                self.switch_to(node)
+                self._active_at = time.monotonic()
+                return node
+        return None
 
     def __repr__(self) -> str:
         return (
@@ -346,6 +503,7 @@ class VaultClient:
     @property
     def hvac(self) -> hvac.Client:
         if self._hvac is None:
+            require_hvac()
             import hvac
 
             # verify is passed explicitly so hvac's own env lookups never switch it off; the
@@ -382,20 +540,51 @@ class VaultClient:
         names the Vault path in messages; ``idempotent=False`` for writes whose retry after a
         timeout could apply them twice."""
         attempt = 0
+        failover_ends: float | None = None
+        pause = _FAILOVER_PAUSE
         with self._transport.operation():
             while True:
-                try:
-                    return fn(*args, **kwargs)
-                except SecretsafeError:
-                    raise
-                except Exception as exc:
-                    classified = _classify(exc, path=path, addr=self.addr)
-                    if classified is None:
+                if self.cluster and time.monotonic() - self._active_at > _RECHECK:
+                    # A leader can step down without any request failing: a long-lived
+                    # client confirms the active node now and then (one sys/health).
+                    self._locate_first = True
+                if self._locate_first:
+                    self._locate_first = self.locate_active() is None
+                no_active = self._locate_first and self.cluster
+                error: SecretsafeError
+                retry: Retry
+                if no_active:
+                    # Never send to a node not known to be active: a standby would answer
+                    # reads (and check check-and-set versions) from state behind the leader.
+                    error, retry = self._no_active_node(), "always"
+                else:
+                    try:
+                        return fn(*args, **kwargs)
+                    except SecretsafeError:
                         raise
-                    error, retry = classified
+                    except Exception as exc:
+                        classified = _classify(exc, path=path, addr=self.addr)
+                        if classified is None:
+                            raise
+                        error, retry = classified
                 # Decided and raised outside the handler: the original exception (hvac's
                 # carries the server's text) must not stay reachable as __context__.
                 retryable = retry == "always" or (retry == "idempotent" and idempotent)
+                if retryable and self._leader_may_have_changed(error):
+                    # An election or a node restart: look for the active node again and keep
+                    # trying for up to `failover` seconds (not counted against `retries`).
+                    now = time.monotonic()
+                    if failover_ends is None:
+                        failover_ends = now + self.failover
+                    if now < failover_ends:
+                        self._locate_first = self.cluster
+                        if no_active or not self.cluster:
+                            # Nothing to try yet: wait a little (bounded, growing).
+                            if pause >= self._transport.remaining():
+                                raise error
+                            time.sleep(pause)
+                            pause = min(pause * 2, _FAILOVER_PAUSE_MAX)
+                        continue
                 if not retryable or attempt >= self.retries:
                     if isinstance(error, VaultPermissionDenied) and not self._token_valid():
                         error = _token_rejected(path)
@@ -405,6 +594,30 @@ class VaultClient:
                     raise self._transport.deadline_error(self.addr) from None
                 time.sleep(delay)
                 attempt += 1
+
+    def _no_active_node(self) -> VaultSealed:
+        return VaultSealed(
+            f"no active node among {', '.join(self.nodes)} (a leader election, or most nodes "
+            "down or sealed)",
+            hint="check that a majority of the nodes run and are unsealed; --failover "
+            "waits longer for an election",
+        )
+
+    def _leader_may_have_changed(self, error: SecretsafeError) -> bool:
+        """Failures after which another node may be (or soon become) the active one."""
+        if not self.cluster and self.retries == 0:
+            return False  # one node and no retries asked for: fail fast
+        if isinstance(error, VaultSealed):
+            # One node that is simply sealed waits for an operator: fail fast there.
+            return self.cluster or "standby" in error.message
+        if isinstance(error, VaultUnreachable):
+            return self.cluster and "TLS" not in error.message
+        if type(error) is VaultError:
+            text = error.message.lower()
+            return "server error" in text and (
+                self.cluster or "active cluster node not found" in text or "node not active" in text
+            )
+        return False
 
     def request(
         self,
@@ -455,6 +668,11 @@ class VaultClient:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = content_type
         answer = self._transport.exchange(method, self.addr + target, data, headers)
+        if self.cluster and netloc(answer.url) != netloc(self.addr):
+            # A standby redirected us: its target is the active node now.
+            moved = next((n for n in self.nodes if netloc(n) == netloc(answer.url)), None)
+            if moved is not None:
+                self.switch_to(moved)
         status = answer.status
         doc: Any = None
         if answer.body:
@@ -524,6 +742,14 @@ def default_deadline(timeout: float, retries: int) -> float:
     return timeout * (retries + 1) + _BACKOFF_MAX * retries
 
 
+def _deadline_for(deadline: float | None, timeout: float, retries: int, failover: float) -> float:
+    """The given deadline, else :func:`default_deadline`, at least ``failover + timeout``
+    for a cluster: room to wait out an election and then make the request."""
+    if deadline is not None:
+        return deadline
+    return max(default_deadline(timeout, retries), failover + timeout)
+
+
 def check_token(token: str, source: str) -> None:
     """A token must be a header-safe string; the error names where it came from, never it."""
     if not token or any(ord(c) <= 0x20 or ord(c) >= 0x7F for c in token):
@@ -542,7 +768,7 @@ def _backoff(attempt: int) -> float:
 
 def connect(
     *,
-    addr: str | None = None,
+    addr: str | Sequence[str] | None = None,
     token: str | None = None,
     namespace: str | None = None,
     ca_cert: str | os.PathLike[str] | None = None,
@@ -552,16 +778,23 @@ def connect(
     environ: Mapping[str, str] | None = None,
     deadline: float | None = None,
     nodes: Sequence[str] = (),
+    failover: float = DEFAULT_FAILOVER,
 ) -> VaultClient:
     """Open a connection (no request is made unless AppRole login is needed).
 
+    ``addr``: one address, several comma-separated, or a list (default ``VAULT_ADDR``, then
+    ``BAO_ADDR``). ``nodes``: more addresses of the cluster. With more than one node in all,
+    requests follow the active node (module docstring, "Clusters").
     ``environ`` replaces ``os.environ`` for the lookups documented in the module docstring.
     ``deadline``: seconds one operation may take in all, retries included (default
-    :func:`default_deadline`). ``nodes``: other addresses of the cluster that redirects may
-    lead to (a standby redirects to the active node).
+    :func:`default_deadline`). ``failover``: seconds a call keeps looking for an active node
+    through an election (default :data:`DEFAULT_FAILOVER`).
     """
     env = os.environ if environ is None else environ
-    address = resolve_addr(addr, env)
+    addresses = resolve_addrs(addr, env)
+    for node in nodes:
+        addresses += [a for a in resolve_addrs(node, env) if a not in addresses]
+    address = addresses[0]
     if _first(env, "VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY") not in (None, "", "0", "false"):
         raise ConfigError(
             "VAULT_SKIP_VERIFY is set, but secretsafe never disables TLS verification",
@@ -582,6 +815,8 @@ def connect(
         raise UsageError("retries must be 0 or more")
     if deadline is not None and deadline <= 0:
         raise UsageError("deadline must be positive")
+    if failover < 0:
+        raise UsageError("failover must be 0 or more")
 
     resolved, role, source = _resolve_token(address, token, approle, env)
     vc = VaultClient(
@@ -592,8 +827,9 @@ def connect(
         token=resolved,
         verify=verify,
         timeout=timeout,
-        deadline=deadline,
-        nodes=[resolve_addr(n, env) for n in nodes],
+        deadline=_deadline_for(deadline, timeout, retries, failover if len(addresses) > 1 else 0),
+        nodes=addresses[1:],
+        failover=failover,
     )
     if role is not None:
         vc.login_approle(role)
@@ -675,15 +911,15 @@ def _classify(
     if isinstance(exc, TimeoutError):
         # The request may have reached the server: only idempotent calls are retried.
         return _timed_out(server, where), "idempotent"
-    if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+    if isinstance(exc, ConnectionRefusedError | DnsError):
         return _unreachable(server), "always"
-    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, OSError):
+    if isinstance(exc, HTTPException) and not isinstance(exc, OSError):
         # Too many or too long header lines, a bad status line: not Vault, or a broken proxy.
         return VaultError(
             f"{server} sent an answer that is not valid HTTP{where}",
             hint="check that the address points at Vault / OpenBao",
         ), "never"
-    if isinstance(exc, OSError | http.client.HTTPException):
+    if isinstance(exc, OSError | HTTPException):
         return _unreachable(server), "idempotent"
 
     rx = sys.modules.get("requests.exceptions")

@@ -71,9 +71,7 @@ def wait_healthy(
     ca_cert: str | os.PathLike[str] | None = None,
 ) -> None:
     """Wait until ``addr`` answers ``/v1/sys/health`` as active and unsealed (HTTP 200)."""
-    import http.client
-
-    from secretsafe.vault.transport import ConnectTimeout, Transport
+    from secretsafe.vault.transport import ConnectTimeout, HTTPException, Transport
 
     deadline = time.monotonic() + timeout
     url = f"{addr}/v1/sys/health"
@@ -88,7 +86,7 @@ def wait_healthy(
             try:
                 if transport.get_json(url)[0] == 200:
                     return
-            except (VaultError, OSError, http.client.HTTPException, ConnectTimeout):
+            except (VaultError, OSError, HTTPException, ConnectTimeout):
                 pass
             if time.monotonic() > deadline:
                 raise VaultError(

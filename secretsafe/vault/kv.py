@@ -17,19 +17,39 @@ How :func:`apply` splits, so that a failed apply changes nothing:
    with chained ``cas``), and the original error is raised. A new secret too large for one
    write is created from the first chunk and, on failure, deleted with all its versions.
    Patching needs the ``patch`` capability on ``P``.
+
+Honest outcomes: every write carries check-and-set, so it can never be applied twice. When a
+write fails in a way that could hide an applied write (the answer was lost with a dying
+leader, a 5xx, a check-and-set conflict after a retry), the result is read back from the
+active node: version ``cas + 1`` holding exactly the data sent (compared as SHA-256 digests in
+memory, never shown) means **written** -- the call returns that version; no such version
+means **not written** -- the write is sent again (still guarded by ``cas``) while the
+deadline allows, else the error is raised saying nothing was written; a version ``cas + 1``
+with other data is a real conflict (:class:`~secretsafe.errors.VaultConflict`). When the
+read-back fails too, the error says so (:func:`outcome_unknown`) and how to check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import time
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from secretsafe.errors import SecretsafeError, VaultError, VaultNotFound
+from secretsafe.errors import (
+    SecretsafeError,
+    VaultConflict,
+    VaultError,
+    VaultNotFound,
+    VaultPermissionDenied,
+)
 from secretsafe.secret import SecretValues
 from secretsafe.vault.client import VaultClient
+from secretsafe.vault.transport import RedirectRefused
 
 __all__ = [
     "DEFAULT_MOUNT",
@@ -38,10 +58,13 @@ __all__ = [
     "apply",
     "delete_all",
     "list_keys",
+    "outcome_unknown",
     "patch_secret",
     "read_secret",
     "same_value",
     "set_custom_metadata",
+    "unknown_outcome",
+    "write_outcome",
     "write_secret",
 ]
 
@@ -59,6 +82,37 @@ class KvSecret:
     version: int
     custom_metadata: Mapping[str, str]
     exists: bool
+
+
+# Errors raised for writes whose outcome could not be read back (see :func:`outcome_unknown`).
+_UNKNOWN: weakref.WeakSet[BaseException] = weakref.WeakSet()
+
+
+def outcome_unknown(error: BaseException) -> bool:
+    """True when ``error`` was raised for a write that may or may not have been applied (the
+    read-back failed too). It keeps the class of the failure behind it (exit code 30 for an
+    unreachable server, ...); its message says the outcome is unknown and how to check."""
+    return error in _UNKNOWN
+
+
+def unknown_outcome(error: SecretsafeError, message: str, hint: str) -> SecretsafeError:
+    """An error of the same class as ``error`` saying ``message``, marked as an unknown
+    outcome (see :func:`outcome_unknown`)."""
+    raised = type(error)(message, hint=hint)
+    _UNKNOWN.add(raised)
+    return raised
+
+
+Outcome = Literal["written", "not written", "unknown"]
+
+
+def data_digest(data: Mapping[str, str]) -> bytes:
+    """SHA-256 of ``data`` in a canonical JSON spelling: compares what was sent with what is
+    stored without keeping or showing either (digests stay in memory)."""
+    canonical = json.dumps(
+        {str(k): data[k] for k in sorted(data)}, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).digest()
 
 
 def same_value(a: str, b: str) -> bool:
@@ -183,15 +237,16 @@ def write_secret(
     cas: int,
 ) -> int:
     """Replace the data at ``path`` if its current version is ``cas`` (0: must not exist).
-    Returns the new version."""
-    _, doc = client.request(
+    Returns the new version; a failure is resolved by reading back (module docstring)."""
+    return _cas_write(
+        client,
         "POST",
-        _url(mount, "data", path),
-        body={"data": dict(data), "options": {"cas": cas}},
-        path=_label(mount, path),
-        idempotent=False,
+        path,
+        {"data": dict(data), "options": {"cas": cas}},
+        mount=mount,
+        cas=cas,
+        expected=data,
     )
-    return _version_of(doc, mount, path)
 
 
 def patch_secret(
@@ -201,17 +256,122 @@ def patch_secret(
     *,
     mount: str = DEFAULT_MOUNT,
     cas: int,
+    expected: Mapping[str, str] | None = None,
 ) -> int:
-    """JSON merge-patch ``path`` (``None`` removes a key) if its version is ``cas``."""
-    _, doc = client.request(
+    """JSON merge-patch ``path`` (``None`` removes a key) if its version is ``cas``.
+    ``expected``: the data the patch results in, so that a failed patch can be checked by
+    reading back (without it such a failure is reported as unknown)."""
+    return _cas_write(
+        client,
         "PATCH",
-        _url(mount, "data", path),
-        body={"data": dict(changes), "options": {"cas": cas}},
+        path,
+        {"data": dict(changes), "options": {"cas": cas}},
+        mount=mount,
+        cas=cas,
+        expected=expected,
         content_type="application/merge-patch+json",
-        path=_label(mount, path),
-        idempotent=False,
     )
-    return _version_of(doc, mount, path)
+
+
+def _may_hide_a_write(error: SecretsafeError) -> bool:
+    """Failures after which the write may have been applied (or a conflict may be our own
+    earlier attempt): everything but refusals that come before any change."""
+    if isinstance(error, VaultPermissionDenied | VaultNotFound | RedirectRefused):
+        return False
+    return not (type(error) is VaultError and "(HTTP 400)" in error.message)
+
+
+def write_outcome(
+    client: VaultClient,
+    path: str,
+    *,
+    mount: str = DEFAULT_MOUNT,
+    cas: int,
+    expected: Mapping[str, str] | None,
+) -> tuple[Outcome, int]:
+    """Did a check-and-set write of ``expected`` against version ``cas`` happen? Reads
+    version ``cas + 1`` (from the active node of a cluster): ("written", cas + 1) when it
+    holds exactly ``expected``; ("not written", current version) when there is no such
+    version or it holds other data (a write with the same ``cas`` by someone else); or
+    ("unknown", 0) when the read fails or ``expected`` is None."""
+    try:
+        try:
+            there = read_secret(client, path, mount=mount, version=cas + 1)
+        except VaultNotFound:
+            now = read_secret(client, path, mount=mount)
+            return "not written", now.version
+    except SecretsafeError:
+        return "unknown", 0
+    if not there.exists or there.version != cas + 1:
+        return "not written", there.version
+    if expected is None:
+        return "unknown", 0
+    theirs = data_digest(there.data.reveal())
+    if hmac.compare_digest(theirs, data_digest(expected)):
+        return "written", cas + 1
+    return "not written", cas + 1
+
+
+def _cas_write(
+    client: VaultClient,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    *,
+    mount: str,
+    cas: int,
+    expected: Mapping[str, str] | None,
+    content_type: str = "application/json",
+) -> int:
+    label = _label(mount, path)
+    # Sending again is safe (check-and-set): retry a write known not to have happened while
+    # one operation's deadline allows.
+    ends = time.monotonic() + client.transport.deadline
+    while True:
+        try:
+            _, doc = client.request(
+                method,
+                _url(mount, "data", path),
+                body=body,
+                content_type=content_type,
+                path=label,
+                idempotent=False,
+            )
+            return _version_of(doc, mount, path)
+        except SecretsafeError as exc:
+            if not _may_hide_a_write(exc):
+                raise
+            error = exc
+        # Outside the handler: nothing of the failed request stays chained to what we raise.
+        if client.cluster:
+            # Read back where the truth is: the active node now (it may have changed).
+            client.locate_active()
+        outcome, version = write_outcome(client, path, mount=mount, cas=cas, expected=expected)
+        if outcome == "written":
+            return version
+        if outcome == "unknown":
+            raise unknown_outcome(
+                error,
+                f"{error.message}; reading {label} back failed too: the write may or may "
+                "not have been applied (outcome unknown)",
+                hint="check with `secretsafe vault diff FILE --path PATH` once the server "
+                "answers, then push again if needed",
+            ) from None
+        if version > cas:
+            # A real conflict: someone else wrote version cas + 1.
+            if isinstance(error, VaultConflict):
+                raise error
+            raise VaultConflict(
+                f"check-and-set conflict at {label}: someone else wrote version {cas + 1}; "
+                "this write was not applied",
+                hint="review with `secretsafe vault diff`, then re-run",
+            ) from None
+        if time.monotonic() >= ends:
+            raise type(error)(
+                f"{error.message}; nothing was written at {label} (checked by reading back)",
+                hint=error.hint,
+            ) from None
+        time.sleep(0.05)
 
 
 def set_custom_metadata(
@@ -288,19 +448,38 @@ def apply(
     version = current.version
     created = False
     applied: list[dict[str, str | None]] = []
+    state: dict[str, str] = dict(old.reveal())
     try:
         if not current.exists or version == 0:
             first = dict(list(desired.items())[:max_pairs])
             version = write_secret(client, path, first, mount=mount, cas=version)
             created = True
+            state = dict(first)
             changes = [(k, v) for k, v in changes if k not in first]
         for chunk in _chunks(changes, max_pairs):
-            version = patch_secret(client, path, chunk, mount=mount, cas=version)
+            after = {k: v for k, v in {**state, **chunk}.items() if v is not None}
+            version = patch_secret(client, path, chunk, mount=mount, cas=version, expected=after)
+            state = after
             applied.append(chunk)
-    except SecretsafeError:
-        _undo(client, path, mount=mount, old=old, applied=applied, created=created, version=version)
-        raise
-    return version
+    except SecretsafeError as exc:
+        if not (created or applied):
+            raise
+        error = exc
+    else:
+        return version
+    # Outside the handler: nothing of the failed request stays chained to what we raise.
+    if outcome_unknown(error) or not _undo(
+        client, path, mount=mount, old=old, applied=applied, created=created, version=version
+    ):
+        raise unknown_outcome(
+            error,
+            f"a write in parts to {_label(mount, path)} failed after {len(applied) + created} "
+            f"part(s) were applied (up to version {version}), and they could not all be "
+            f"undone: {_label(mount, path)} may hold a mix of old and new values",
+            hint=f"check with `secretsafe vault diff`; versions up to {current.version} "
+            "hold the previous values (`bao kv rollback` restores one)",
+        ) from None
+    raise error
 
 
 def _undo(
@@ -312,16 +491,15 @@ def _undo(
     applied: list[dict[str, str | None]],
     created: bool,
     version: int,
-) -> None:
-    """Best effort: put back what :func:`apply` changed before it failed."""
+) -> bool:
+    """Put back what :func:`apply` changed before it failed; False when that failed too."""
     try:
         if created:
             delete_all(client, path, mount=mount)
-            return
+            return True
         for chunk in reversed(applied):
             restore = {k: old.get(k) for k in chunk}
             version = patch_secret(client, path, restore, mount=mount, cas=version)
     except SecretsafeError:
-        # The original error is what the user needs; a failed undo leaves versions that
-        # `bao kv rollback` can reverse.
-        return
+        return False
+    return True

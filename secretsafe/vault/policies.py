@@ -24,6 +24,8 @@ __all__ = [
     "app_policy",
     "check_name",
     "check_path",
+    "is_plain_name",
+    "is_plain_path",
     "policy_diff",
     "render_all",
     "same_policy",
@@ -33,27 +35,39 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.@-]+$")
 
 
-def check_name(name: str, *, what: str) -> str:
+#: What a valid name or path looks like (said in errors, which never quote the value).
+NAME_RULE = "use letters, digits, '_', '.', '-' (at most 64 characters)"
+PATH_RULE = (
+    "use segments of letters, digits, '_', '.', '@', '-' separated by '/' "
+    "(no '*', '+', '..', spaces or quotes)"
+)
+
+
+def is_plain_name(name: str) -> bool:
     """A policy, role or app name: letters, digits, ``_ . -`` (starts with a letter or digit)."""
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"{what} {name!r} is not a valid name",
-            hint="use letters, digits, '_', '.', '-' (at most 64 characters)",
-        )
+    return _NAME.match(name) is not None
+
+
+def is_plain_path(path: str) -> bool:
+    """A KV path or mount: segments of letters, digits, ``_ . @ -``; no globs, no ``..``."""
+    clean = path.strip("/")
+    segments = clean.split("/") if clean else []
+    return bool(segments) and all(_SEGMENT.match(s) and s not in (".", "..") for s in segments)
+
+
+def check_name(name: str, *, what: str) -> str:
+    """``name`` if :func:`is_plain_name`, else a ConfigError naming ``what`` (not the value)."""
+    if not is_plain_name(name):
+        raise ConfigError(f"{what} is not a valid name", hint=NAME_RULE)
     return name
 
 
 def check_path(path: str, *, what: str) -> str:
-    """A KV path or mount: segments of letters, digits, ``_ . @ -``; no globs, no ``..``."""
-    clean = path.strip("/")
-    segments = clean.split("/") if clean else []
-    if not segments or any(not _SEGMENT.match(s) or s in (".", "..") for s in segments):
-        raise ConfigError(
-            f"{what} {path!r} is not a plain path",
-            hint="use segments of letters, digits, '_', '.', '@', '-' separated by '/' "
-            "(no '*', '+', '..', spaces or quotes)",
-        )
-    return clean
+    """``path`` without outer slashes if :func:`is_plain_path`, else a ConfigError naming
+    ``what`` (not the value: a token pasted in the wrong place must not be echoed)."""
+    if not is_plain_path(path):
+        raise ConfigError(f"{what} is not a plain path", hint=PATH_RULE)
+    return path.strip("/")
 
 
 @dataclass(frozen=True)

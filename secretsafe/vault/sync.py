@@ -13,8 +13,13 @@ Layouts:
 A push reads every target path first, computes a :class:`Plan`, then writes each changed path
 with check-and-set against the version read (see :func:`secretsafe.vault.kv.apply` for
 splitting). If a write fails, paths already written are restored (their previous data written
-back with check-and-set; paths the push created are deleted) and the error is raised: a failed
-push changes nothing. Without ``prune`` keys present only in Vault are kept. Custom metadata
+back with check-and-set; paths the push created are deleted) and the error is raised. Its
+message states the true outcome (:class:`PushFailure`, from :func:`failure_of`): nothing
+written, or written and which path could not be rolled back (with the version), or unknown
+(a write's result could not be read back -- check with ``secretsafe vault diff``); a write
+whose answer was lost but that reading back shows applied counts as written.
+
+Without ``prune`` keys present only in Vault are kept. Custom metadata
 on each written path records the source file name, a fingerprint of the (encrypted) file, the
 secretsafe version, the time and the layout; failing to write it is a warning, not a failure.
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,10 +66,12 @@ __all__ = [
     "MappingEntry",
     "PathPlan",
     "Plan",
+    "PushFailure",
     "PushResult",
     "diff",
     "diff_file",
     "diff_many",
+    "failure_of",
     "file_fingerprint",
     "load_mapping",
     "plan",
@@ -359,17 +367,20 @@ def push(
     todo.sort(key=lambda p: p.path == base)
     done: list[tuple[PathPlan, int]] = []
     versions: dict[str, int] = {}
-    try:
-        for p in todo:
+    failure: tuple[PathPlan, SecretsafeError] | None = None
+    for p in todo:
+        try:
             new_version = kv.apply(client, p.current, p.desired, mount=mount, max_pairs=max_pairs)
-            done.append((p, new_version))
-            versions[p.path] = new_version
-    except VaultConflict as exc:
-        _rollback(client, done, mount=mount, max_pairs=max_pairs)
-        raise _explain_conflict(client, the_plan, exc, mount=mount) from None
-    except SecretsafeError:
-        _rollback(client, done, mount=mount, max_pairs=max_pairs)
-        raise
+        except SecretsafeError as exc:
+            failure = (p, exc)
+            break
+        done.append((p, new_version))
+        versions[p.path] = new_version
+    if failure is not None:
+        # Raised here, outside the handler: the failed request stays out of the chain.
+        raise _push_failed(
+            client, the_plan, failure[0], failure[1], done=done, mount=mount, max_pairs=max_pairs
+        )
     warnings: list[str] = []
     for p in todo:
         path_meta = dict(meta)
@@ -382,36 +393,113 @@ def push(
     return PushResult(plan=the_plan, versions=versions, warnings=tuple(warnings))
 
 
+@dataclass(frozen=True)
+class PushFailure:
+    """The true state after a failed push (names and versions, never values).
+
+    ``outcome``: ``not written`` (Vault holds what it held before: nothing was written, or
+    every path written was rolled back), ``partly written`` (``written`` lists the paths that
+    hold pushed values and could not be rolled back), or ``unknown`` (a write's result could
+    not be read back; check with ``secretsafe vault diff``).
+    """
+
+    outcome: Literal["not written", "partly written", "unknown"]
+    failed_path: str
+    written: Mapping[str, int]  # path -> version holding pushed values, not rolled back
+    rolled_back: tuple[str, ...]
+
+
+# Failed pushes' reports, by the error raised (read with :func:`failure_of`).
+_FAILURES: weakref.WeakKeyDictionary[BaseException, PushFailure] = weakref.WeakKeyDictionary()
+
+
+def failure_of(error: BaseException) -> PushFailure | None:
+    """The :class:`PushFailure` behind an error :func:`push` raised, else None."""
+    return _FAILURES.get(error)
+
+
+def _push_failed(
+    client: VaultClient,
+    the_plan: Plan,
+    failed: PathPlan,
+    error: SecretsafeError,
+    *,
+    done: list[tuple[PathPlan, int]],
+    mount: str,
+    max_pairs: int,
+) -> SecretsafeError:
+    """The error to raise for a failed push: what failed, and the true state of every path."""
+    kept = _rollback(client, done, mount=mount, max_pairs=max_pairs)
+    rolled_back = tuple(p.path for p, _ in done if p.path not in kept)
+    unknown = kv.outcome_unknown(error)
+    outcome: Literal["not written", "partly written", "unknown"] = (
+        "unknown" if unknown else "partly written" if kept else "not written"
+    )
+    where = f"{the_plan.mount}/{failed.path}"
+    if isinstance(error, VaultConflict):
+        what = _explain_conflict(client, the_plan, failed, mount=mount) or error.message
+    else:
+        what = error.message
+    parts = [what]
+    if rolled_back:
+        parts.append(
+            f"rolled back what this push had written at {', '.join(rolled_back)} (a new "
+            "version there holds the previous values)"
+        )
+    if kept:
+        shown = ", ".join(f"{path} v{v}" for path, v in sorted(kept.items()))
+        parts.append(f"WRITTEN and not rolled back: {shown}")
+    if unknown:
+        parts.append(f"the outcome at {where} is unknown")
+    elif not kept:
+        parts.append(
+            "nothing was written" if not rolled_back else "Vault holds what it held before"
+        )
+    hint = (
+        f"check with `secretsafe vault diff FILE --path {the_plan.path}`, then push again"
+        if unknown or kept
+        else error.hint
+    )
+    raised = (
+        kv.unknown_outcome(error, "; ".join(parts), hint or "")
+        if unknown
+        else type(error)("; ".join(parts), hint=hint)
+    )
+    _FAILURES[raised] = PushFailure(
+        outcome=outcome, failed_path=failed.path, written=kept, rolled_back=rolled_back
+    )
+    return raised
+
+
 def _explain_conflict(
-    client: VaultClient, the_plan: Plan, exc: VaultConflict, *, mount: str
-) -> VaultConflict:
-    """Say which path moved on, from which version to which, and which names changed."""
-    for p in the_plan.paths:
-        try:
-            now = kv.read_secret(client, p.path, mount=mount)
-        except SecretsafeError:
-            continue
-        if now.version == p.version:
-            continue
-        before = p.current.data
-        moved = sorted(
-            _env_name(the_plan.path, p.path, k)
-            for k in {*before, *now.data}
-            if k not in before or k not in now.data or not kv.same_value(before[k], now.data[k])
-        )
-        names = ", ".join(moved[:10]) + (" ..." if len(moved) > 10 else "") or "no values"
-        return VaultConflict(
-            f"check-and-set conflict at {the_plan.mount}/{p.path}: it changed from version "
-            f"{p.version} to {now.version} while pushing (changed there: {names}); nothing "
-            "was written",
-            hint="review with `secretsafe vault diff`, then re-run the push",
-        )
-    return exc
+    client: VaultClient, the_plan: Plan, failed: PathPlan, *, mount: str
+) -> str | None:
+    """Which version moved on at the path that conflicted, and which names changed there
+    (read from the active node; None when it cannot be read)."""
+    try:
+        now = kv.read_secret(client, failed.path, mount=mount)
+    except SecretsafeError:
+        return None
+    before = failed.current.data
+    moved = sorted(
+        _env_name(the_plan.path, failed.path, k)
+        for k in {*before, *now.data}
+        if k not in before or k not in now.data or not kv.same_value(before[k], now.data[k])
+    )
+    names = ", ".join(moved[:10]) + (" ..." if len(moved) > 10 else "") or "no values"
+    return (
+        f"check-and-set conflict at {the_plan.mount}/{failed.path}: someone else changed it "
+        f"from version {failed.version} to {now.version} while pushing (changed there: "
+        f"{names}); this push's write there was not applied"
+    )
 
 
 def _rollback(
     client: VaultClient, done: list[tuple[PathPlan, int]], *, mount: str, max_pairs: int
-) -> None:
+) -> dict[str, int]:
+    """Undo the paths written, newest first; the ones that could not be undone (path ->
+    the version holding the pushed values)."""
+    kept: dict[str, int] = {}
     for p, version in reversed(done):
         try:
             if not p.exists:
@@ -422,7 +510,8 @@ def _rollback(
                 )
                 kv.apply(client, now, p.current.data, mount=mount, max_pairs=max_pairs)
         except SecretsafeError:
-            continue  # best effort; the original error is raised by the caller
+            kept[p.path] = version
+    return kept
 
 
 def push_file(

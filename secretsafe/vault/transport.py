@@ -56,7 +56,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_REDIRECTS",
     "MAX_RESPONSE_BYTES",
+    "NETWORK_ERRORS",
     "Answer",
+    "ConnectTimeout",
+    "DnsError",
+    "HTTPException",
+    "RedirectRefused",
     "Transport",
     "check_header",
     "netloc",
@@ -72,11 +77,28 @@ _READ = 64 * 1024
 _op = threading.local()
 
 
+def _requests() -> Any:
+    """requests (hvac's HTTP library, from the ``vault`` extra), or a UsageError saying how
+    to install it."""
+    try:
+        import requests
+    except ImportError:
+        raise UsageError(
+            "this command needs hvac and requests, which are not installed",
+            hint="pip install 'secretsafe[vault]'",
+        ) from None
+    return requests
+
+
 class Answer(NamedTuple):
     status: int
     body: bytes
     headers: list[tuple[str, str]]
     url: str
+
+
+class RedirectRefused(VaultError):
+    """A redirect this transport will not follow: nothing was sent to its target (exit 35)."""
 
 
 class DeadlineExceeded(Exception):
@@ -174,6 +196,13 @@ class ConnectTimeout(Exception):
     """The TCP/TLS connection could not be set up in time: nothing was sent."""
 
 
+# The transport's failure types, for callers that classify them (the client's error mapping,
+# node probes): nothing outside this module imports http.client or socket for Vault.
+HTTPException = http.client.HTTPException
+DnsError = socket.gaierror
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, HTTPException, ConnectTimeout)
+
+
 class Transport:
     """Connections and policy shared by every request to one Vault deployment (see the
     module docstring). Thread-safe: each thread keeps its own keep-alive connections."""
@@ -231,10 +260,19 @@ class Transport:
     # --- requests ------------------------------------------------------------------------------
 
     def exchange(
-        self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        timeout: float | None = None,
+        follow: bool = True,
     ) -> Answer:
-        """One request to ``url`` (absolute), following allowed redirects; the answer of
-        whatever status. Raises connection errors as such, policy violations as VaultError."""
+        """One request to ``url`` (absolute), following allowed redirects (``follow=False``:
+        none; the redirect is the answer); the answer of whatever status. ``timeout``: bound
+        each step by this instead of the transport's timeout (a quick probe). Raises
+        connection errors as such, policy violations as VaultError."""
         for name, value in headers.items():
             check_header(name, value)
         parts = urllib.parse.urlsplit(url)
@@ -243,13 +281,17 @@ class Transport:
         with self.operation():
             try:
                 for hop in range(MAX_REDIRECTS + 1):
-                    status, body, hdrs = self._http(base, method, target, data, headers)
+                    status, body, hdrs = self._http(
+                        base, method, target, data, headers, timeout=timeout
+                    )
                     location = next((v for k, v in hdrs if k.lower() == "location"), None)
+                    if not follow:
+                        return Answer(status, body, hdrs, base + target)
                     if status in _REDIRECTS and location and hop < MAX_REDIRECTS:
                         base, target = self._redirect(base, target, location)
                         continue
                     if status in _REDIRECTS and location:
-                        raise VaultError(
+                        raise RedirectRefused(
                             f"{base} kept redirecting (more than {MAX_REDIRECTS} hops)",
                             hint="point --addr at the active node",
                         )
@@ -270,24 +312,32 @@ class Transport:
         new_base = f"{moved.scheme}://{moved.netloc}"
         # The location is server-provided: the messages name only our own address.
         if moved.scheme not in ("http", "https"):
-            raise VaultError(f"{base} redirected to a non-HTTP address; refused")
+            raise RedirectRefused(f"{base} redirected to a non-HTTP address; refused")
         if base.startswith("https:") and moved.scheme != "https":
-            raise VaultError(
+            raise RedirectRefused(
                 f"{base} redirected to a plain http:// address; refused (the token and the "
                 "values would travel unencrypted)",
                 hint="check the server's api_addr and any proxy in front of it",
             )
         if not netloc(new_base) or netloc(new_base) not in self.allowed:
-            raise VaultError(
+            raise RedirectRefused(
                 f"{base} redirected to a host that is not one of the configured nodes; refused",
                 hint="point --addr at the active node, or list every node of the cluster",
             )
         return new_base, moved.path + (f"?{moved.query}" if moved.query else "")
 
     def _http(
-        self, base: str, method: str, target: str, data: bytes | None, headers: Mapping[str, str]
+        self,
+        base: str,
+        method: str,
+        target: str,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        timeout: float | None = None,
     ) -> tuple[int, bytes, list[tuple[str, str]]]:
-        _op.timeout = self.timeout
+        step = self.timeout if timeout is None else timeout
+        _op.timeout = step
         proxy = self._proxy(base)
         if proxy is not None and base.startswith("http:"):
             target = base + target  # a plain-HTTP proxy takes the absolute URL
@@ -295,7 +345,7 @@ class Transport:
             conn = self._connection(base, fresh=attempt > 0)
             reused = conn.sock is not None
             if not reused:
-                conn.timeout = _step_timeout(self.timeout)
+                conn.timeout = _step_timeout(step)
                 try:
                     conn.connect()
                     # Small request/response pairs: do not let Nagle hold a segment back.
@@ -309,7 +359,7 @@ class Transport:
                     conn.close()
                     raise
             try:
-                conn.sock.settimeout(_step_timeout(self.timeout))
+                conn.sock.settimeout(_step_timeout(step))
                 conn.request(method, target, body=data, headers=dict(headers))
                 resp = conn.getresponse()
                 body = self._read_body(resp, base)
@@ -411,6 +461,7 @@ class Transport:
     def session(self) -> requests.Session:
         """A ``requests`` session whose every request goes through this transport (hvac
         takes it as ``session=``): same TLS, deadline, size cap and redirect policy."""
+        _requests()
         import requests
 
         session = requests.Session()
@@ -422,6 +473,7 @@ class Transport:
         return session
 
     def adapter(self) -> requests.adapters.BaseAdapter:
+        _requests()
         from requests.adapters import BaseAdapter
         from requests.models import Response
         from requests.structures import CaseInsensitiveDict

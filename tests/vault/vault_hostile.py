@@ -261,3 +261,41 @@ def mutating_proxy(upstream: str, mutate: Callable[[str, str, Any], Any]) -> Raw
         respond(conn, status, data, **{k.replace("-", "_"): v for k, v in keep.items()})
 
     return RawServer(handler)
+
+
+def lossy_proxy(upstream: str, fate: Callable[[str, str], str]) -> RawServer:
+    """A plain-HTTP proxy in front of a real server that can lose answers. For each request
+    ``fate(method, path)`` says: ``"pass"`` (forward, return the answer), ``"lost"`` (forward,
+    then answer 502 as if the answer died with the node), ``"refuse"`` (answer 502 without
+    forwarding) or ``"drop"`` (close the connection without forwarding or answering)."""
+    up = urllib.parse.urlsplit(upstream)
+
+    def handler(_srv: RawServer, conn: socket.socket, request: bytes) -> None:
+        head, _, body = request.partition(b"\r\n\r\n")
+        first, *lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = first.split(" ", 2)
+        what = fate(method, target.split("?")[0])
+        if what == "drop":
+            conn.shutdown(socket.SHUT_RDWR)
+            return
+        if what == "refuse":
+            respond(conn, 502, b'{"errors": []}', Content_Type="application/json")
+            return
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            if name.strip().lower() not in ("host", "content-length", "connection"):
+                headers[name.strip()] = value.strip()
+        upstream_conn = http.client.HTTPConnection(up.hostname or "", up.port, timeout=30)
+        try:
+            upstream_conn.request(method, target, body=body or None, headers=headers)
+            resp = upstream_conn.getresponse()
+            data, status = resp.read(), resp.status
+        finally:
+            upstream_conn.close()
+        if what == "lost":
+            respond(conn, 502, b'{"errors": []}', Content_Type="application/json")
+            return
+        respond(conn, status, data, Content_Type="application/json")
+
+    return RawServer(handler)

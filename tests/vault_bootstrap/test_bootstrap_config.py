@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,134 @@ def test_config_errors_never_echo_secret_like_values(
     assert exc.__context__ is None
     assert exc.__cause__ is None
     assert str(path) in str(exc)
+
+
+# --- the pydantic config: every key x wrong values, every problem at once ---------------------
+
+# Not shaped like a secret: the last filter (secret-shaped text) cannot be what hides it.
+PLAIN_CANARY = "plainCanaryValue42"
+WRONG_VALUES: list[Any] = [PLAIN_CANARY, [PLAIN_CANARY], {"k": PLAIN_CANARY}, -7, True]
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+
+
+def _write(path: Path, tables: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for table, keys in tables.items():
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in keys.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _valid(recipient: str) -> dict[str, dict[str, Any]]:
+    return {
+        "server": {"nodes": ["http://127.0.0.1:8200"]},
+        "init": {"recipients": [recipient]},
+        "mounts.secret": {"description": "x"},
+        "approle": {"mount": "approle"},
+        "apps.api": {"path": "apps/api"},
+    }
+
+
+def _every_key() -> list[tuple[str, str]]:
+    from secretsafe.vault.bootstrap import config as c
+
+    sections = {
+        "server": c.ServerSection,
+        "init": c.InitSection,
+        "mounts.secret": c.MountSection,
+        "approle": c.ApproleSection,
+        "apps.api": c.AppSection,
+    }
+    return [(t, k) for t, model in sections.items() for k in model.model_fields]
+
+
+# Keys where the plain canary is a valid value (free text, a plain path, a file name).
+TAKES_TEXT = {
+    ("server", "ca_cert"),
+    ("init", "keys_file"),
+    ("mounts.secret", "description"),
+    ("approle", "mount"),
+    ("apps.api", "path"),
+    ("apps.api", "env_file"),
+    ("apps.api", "credentials_file"),
+}
+
+
+@pytest.mark.parametrize(("table", "key"), _every_key())
+def test_every_key_with_wrong_values_names_the_key_never_the_value(
+    workdir: Workdir, table: str, key: str
+) -> None:
+    for value in WRONG_VALUES:
+        tables = _valid(workdir.key.recipient)
+        tables[table] = {**tables[table], key: value}
+        path = _write(workdir.path / "b.toml", tables)
+        if (value == PLAIN_CANARY and (table, key) in TAKES_TEXT) or (
+            value is True and key == "revoke_root"
+        ):
+            load_config(path)
+            continue
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        exc = info.value
+        text = "\n".join([str(exc), repr(exc), *map(str, exc.args)])
+        # An app's mount names a [mounts.NAME] table: a name, shown by the name rule.
+        if (table, key) != ("apps.api", "mount"):
+            assert PLAIN_CANARY not in text, (table, key, value)
+        assert "-7" not in text.replace(str(path), ""), (table, key, value)
+        assert f"[{table}] {key}" in text, (table, key, value, text)
+        assert exc.__context__ is None
+        assert exc.__cause__ is None
+
+
+def test_every_problem_at_once_one_line_each(workdir: Workdir) -> None:
+    tables = _valid(workdir.key.recipient)
+    tables["server"]["nodes"] = ["ftp://x"]
+    tables["init"]["shares"] = "five"
+    tables["init"]["typo"] = 1
+    tables["mounts.secret"]["max_versions"] = -1
+    tables["apps.api"]["layout"] = "nested"
+    tables["apps.api"]["token_ttl"] = "soon"
+    path = _write(workdir.path / "b.toml", tables)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = info.value.message.splitlines()
+    assert lines[0] == f"{path}: 6 problems"
+    assert lines[1:] == [
+        "  - [server] nodes[0]: needs an http:// or https:// scheme"
+        ' (e.g. nodes = ["https://vault.example:8200"])',
+        "  - [init] shares: must be a valid integer",
+        "  - [init] typo: unknown key"
+        " (allowed: keys_file, recipients, revoke_root, shares, threshold)",
+        "  - [mounts.secret] max_versions: must be greater than or equal to 0",
+        '  - [apps.api] layout: must be "flat" or "sections"',
+        '  - [apps.api] token_ttl: is not a duration (use seconds or e.g. "30m", "1h", "7d")',
+    ]
+    # Rules between keys are checked once each key is valid on its own.
+    tables = _valid(workdir.key.recipient)
+    tables["init"].update(shares=3, threshold=4)
+    tables["apps.api"]["mount"] = "kv"
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(workdir.path / "b.toml", tables))
+    assert "[init] threshold: is larger than shares" in str(info.value)
+    assert "[apps.api] mount: mount 'kv' is not declared" in str(info.value)
+
+
+def test_print_policies_as_json(workdir: Workdir, capfd: pytest.CaptureFixture[str]) -> None:
+    config = workdir.write_config(["http://127.0.0.1:1"])  # never contacted
+    args = ["vault", "bootstrap", "--config", str(config), "--print-policies", "--format", "json"]
+    assert main(args) == 0
+    doc = json.loads(capfd.readouterr().out)
+    assert [p["name"] for p in doc["policies"]] == ["app-api"]
+    assert 'path "secret/data/apps/api/prod" {' in doc["policies"][0]["hcl"]

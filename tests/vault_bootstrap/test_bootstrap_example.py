@@ -33,6 +33,8 @@ def test_vault_bootstrap_example_runs(tmp_path: Path, age_key: object) -> None:
     assert "bootstrap: already up to date; nothing changed" in out
     assert out.count("done  join") == 2
     assert "app api read ['DATABASE_URL', 'JWT_SECRET']" in out
+    assert "# unsealed 3 node(s); active: http://127.0.0.1:" in out
+    assert "app api credentials list 3 nodes" in out
     secrets = created_secrets(work / "vault-keys.enc.env", work / "api-approle.enc.env")
     secrets.append(decrypt_file(work / "worker-approle.enc.env")["VAULT_SECRET_ID"])
     for value in [*secrets[:-1], "demo-pw", "demo-worker-pw", "demo-jwt-"]:

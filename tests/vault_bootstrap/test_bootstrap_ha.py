@@ -5,6 +5,7 @@ time to recover is printed (a figure for the report, not an assertion)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from bootstrap_helpers import APP_VALUES, Outputs, Workdir, created_secrets
 
 from secretsafe.errors import VaultConflict
-from secretsafe.sops import decrypt_file
+from secretsafe.sops import decrypt_file, encrypt_values
 from secretsafe.vault import kv, sync
 from secretsafe.vault.cluster import RaftCluster, connect_cluster, node_status, start_cluster
 from secretsafe.vault.unseal import read_keys_file, unseal_node
@@ -35,11 +36,33 @@ def test_three_nodes_survive_leader_kill(
 ) -> None:
     outs = Outputs()
     config = workdir.write_config(raft3.addrs)
+    code, out, err = outs.run(capfd, "bootstrap", "--config", str(config), "--format", "json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["ok"] is True
+    assert report["nodes"] == raft3.addrs
+    actions = {s["step"]: s["actions"] for s in report["steps"]}
+    joins = [a for a in actions["join"] if a["action"] == "join"]
+    assert [(a["target"], a["status"]) for a in joins] == [(a, "done") for a in raft3.addrs[1:]]
+    assert actions["raft"] == [
+        {"action": "raft", "target": "3 nodes", "status": "done", "detail": "3 voters", "diff": []}
+    ]
+    assert all(not node_status(a).sealed for a in raft3.addrs)
+
+    # The app's credentials list every node, in config order (an app starts with any one down).
+    creds = decrypt_file(workdir.creds_file)
+    assert creds["VAULT_ADDR"] == ",".join(raft3.addrs)
+    # A file from before (first node only) gets the node list, with the same secret id.
+    encrypt_values(
+        {**creds, "VAULT_ADDR": raft3.addrs[0]},
+        workdir.creds_file,
+        recipients=[workdir.key.recipient],
+    )
     code, out, err = outs.run(capfd, "bootstrap", "--config", str(config))
     assert code == 0, out + err
-    assert out.count("done  join") == 2
-    assert "done  raft 3 nodes: 3 voters" in out
-    assert all(not node_status(a).sealed for a in raft3.addrs)
+    assert "done  credentials" in out
+    assert "VAULT_ADDR now lists 3 node(s)" in out
+    assert decrypt_file(workdir.creds_file).reveal() == creds.reveal()
 
     root = decrypt_file(workdir.keys_file)["VAULT_ROOT_TOKEN"]
     acked: dict[str, dict[str, str]] = {}

@@ -5,6 +5,7 @@ unseal keys, the root token, the secret id and the app's canary value."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -260,6 +261,18 @@ def test_initialised_but_keys_file_missing_or_undecryptable(
     assert code == 36
     assert "does not exist" in err
     assert node_status(raft1.addrs[0]).sealed
+    # As JSON: the steps finished so far, then the error (its exit code is kept).
+    code, out, err = outs.run(capfd, "bootstrap", "--config", str(config), "--format", "json")
+    assert code == 36
+    doc = json.loads(out)
+    assert (doc["ok"], doc["error"]["type"], doc["error"]["exit_code"]) == (
+        False,
+        "BootstrapError",
+        36,
+    )
+    assert "does not exist" in doc["error"]["message"]
+    assert [s["step"] for s in doc["steps"]] == ["check"]
+    assert "does not exist" in err
     os.replace(moved, wd.keys_file)
     assert outs.run(capfd, "unseal", "--config", str(config))[0] == 0
     outs.assert_free_of(secrets)
