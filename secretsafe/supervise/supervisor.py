@@ -269,7 +269,12 @@ class _Supervisor:
         env = dict(loaded.env)
         if self.options.mount is not None:
             self.mount = self._new_mount(loaded.secrets)
-            env.update(self.mount.__enter__())
+            files = self.mount.__enter__()
+            # The value travels as a file only: an image (or load()) given both NAME and
+            # NAME_FILE refuses to start, and the point is to keep it out of the environment.
+            for name in files:
+                env.pop(name.removesuffix("_FILE"), None)
+            env.update(files)
         redact = self.options.redact
         make = (lambda: Redactor(list(self.secrets), names=redact == "names")) if redact else None
         close_after: list[int] = []

@@ -4,6 +4,7 @@ rewritten between two children under --watch."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import pytest
 from tests.supervise.conftest import (
     SECRETS,
     SECRETSAFE,
+    SHORT,
     EnvFile,
     child_env,
     env_text,
@@ -26,16 +28,19 @@ from tests.supervise.conftest import (
     wait_for,
 )
 
-# Lists its *_FILE variables with each file's mode and content length, then waits.
+# Lists its *_FILE variables with each file's mode, whether the content is the value
+# expected (argv[1], JSON) and whether the variable itself is in the environment too.
 CHILD = r"""
-import os, stat, sys
+import json, os, stat, sys
+want = json.loads(sys.argv[1])
 for k in sorted(os.environ):
     p = os.environ[k]
     if k.endswith("_FILE") and p.startswith("/dev/shm/secretsafe-test-"):
         st = os.stat(p)
-        print(k, p, oct(stat.S_IMODE(st.st_mode)), st.st_size, open(p).read() == os.environ[k[:-5]])
+        same = open(p).read() == want[k[:-5]]
+        print(k, p, oct(stat.S_IMODE(st.st_mode)), same, k[:-5] in os.environ)
 print("listed", flush=True)
-if len(sys.argv) > 1:
+if len(sys.argv) > 2:
     sys.stdin.read()
 """
 
@@ -56,20 +61,21 @@ def test_files_while_running_and_gone_after_exit(
     import sys
 
     args = ["run", "-f", str(enc.path), "--mount", str(ram_dir)]
-    r = run(
-        [*args, "--mount-names", "API_TOKEN,DB_PASSWORD", "--", sys.executable, "-c", CHILD],
-        cwd=tmp_path,
-    )
+    want = json.dumps({**SECRETS, SHORT[0]: SHORT[1]})
+    child = [sys.executable, "-c", CHILD, want]
+    r = run([*args, "--mount-names", "API_TOKEN,DB_PASSWORD", "--", *child], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = [line.split() for line in r.stdout.decode().splitlines() if "_FILE" in line]
     assert [row[0] for row in lines] == ["API_TOKEN_FILE", "DB_PASSWORD_FILE"]
-    for name, path, mode, _size, same in lines:
+    for name, path, mode, same, also_in_env in lines:
         assert path == str(ram_dir / name[:-5])
         assert mode == "0o400"
         assert same == "True"
+        # Only the file: images (and load()) refuse NAME and NAME_FILE together.
+        assert also_in_env == "False"
     assert not ram_dir.exists()  # secretsafe created it, and removed it
     # Every value when no names are given; with --redact too.
-    r = run([*args, "--redact", "--", sys.executable, "-c", CHILD], cwd=tmp_path)
+    r = run([*args, "--redact", "--", *child], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(b"_FILE") == len(SECRETS) + 1  # the short one is a file too
     assert not ram_dir.exists()
@@ -92,6 +98,7 @@ def test_files_gone_after_sigterm_to_secretsafe(
             sys.executable,
             "-c",
             CHILD,
+            json.dumps({**SECRETS, SHORT[0]: SHORT[1]}),
             "wait",
         ],
         stdin=subprocess.PIPE,
