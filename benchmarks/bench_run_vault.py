@@ -9,7 +9,8 @@ median printed with the min and max. Cases:
 - ``run -f F -- true``: the peer (decrypt in process, exec);
 - ``run --vault P -- true``: token from ``VAULT_TOKEN``, one KV read;
 - ``run --vault P -- true`` with ``VAULT_ADDR`` listing a dead node first (connection refused
-  on 127.0.0.1) then the live one: the ``sys/leader`` probe of each node, then the read;
+  on 127.0.0.1) then the live one: the client looks for the active node (``sys/health`` of
+  each node in turn), then the read;
 - ``run -f F --vault P -- true``: both sources.
 
 Run: ``.venv/bin/python benchmarks/bench_run_vault.py [--runs N]``.

@@ -41,9 +41,9 @@ def main() -> None:
     import pyrage
 
     from secretsafe.sops import decrypt_file, encrypt_values
+    from secretsafe.testing.raft import start_cluster
     from secretsafe.vault import kv
     from secretsafe.vault.client import connect
-    from secretsafe.vault.cluster import start_cluster
 
     work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="bootstrap-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""`secretsafe vault ...`: push, pull, diff, dev (here) and bootstrap, unseal (lazy)."""
+"""`secretsafe vault ...`: push, pull, diff, put, dev (here) and bootstrap, unseal (lazy)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from secretsafe.errors import DriftDetected, SecretsafeError, UsageError
 from secretsafe.secret import SecretValues
 
 if TYPE_CHECKING:
+    from secretsafe.secret import Secret
     from secretsafe.vault.client import VaultClient
+    from secretsafe.vault.put import PutResult
     from secretsafe.vault.sync import Outcome, Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,7 +32,8 @@ SUBCOMMANDS = {
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def vault() -> None:
-    """Vault / OpenBao: push, pull and diff env files; bootstrap a server; a local dev server.
+    """Vault / OpenBao: push, pull and diff env files; put one value; bootstrap a server; a
+    local dev server.
 
     Connection: VAULT_ADDR or BAO_ADDR; token from VAULT_TOKEN, BAO_TOKEN, AppRole
     (VAULT_ROLE_ID + VAULT_SECRET_ID), ~/.vault-token or the OS keyring.
@@ -514,6 +517,130 @@ def _emit_diff(plans: Sequence[tuple[str, Plan]], fmt: str) -> None:
             click.echo(f"  ~ {n} (values differ)")
         for n in p.removed:
             click.echo(f"  - {n} (only in Vault)")
+
+
+# Most bytes a value on stdin may have (a secret, not a file: anything larger is a mistake).
+_MAX_VALUE = 1024 * 1024
+
+
+def _value_from_stdin() -> Secret:
+    """The value to put: stdin (one trailing line break dropped), or a hidden prompt typed
+    twice when stdin is a terminal. Never from argv."""
+    from secretsafe.secret import Secret
+
+    stream = sys.stdin.buffer
+    if stream.isatty():
+        typed: str = click.prompt("value", hide_input=True, confirmation_prompt=True, err=True)
+        return Secret(typed)
+    raw = stream.read(_MAX_VALUE + 1)
+    if len(raw) > _MAX_VALUE:
+        raise UsageError(
+            f"the value on stdin is larger than {_MAX_VALUE // 1024} KiB",
+            hint='pipe the value itself, e.g. `printf %s "$NEW" | secretsafe vault put ...`',
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the value on stdin is not UTF-8 text") from None
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    if not text:
+        raise UsageError(
+            "no value on stdin",
+            hint="pipe it in: `secretsafe generate --length 32 | secretsafe vault put PATH KEY`",
+        )
+    return Secret(text)
+
+
+@vault.command()
+@click.argument("vault_path", metavar="PATH")
+@click.argument("key", metavar="KEY")
+# Catches a value typed after KEY, so that the refusal does not quote it (click's would).
+@click.argument("extra", nargs=-1, metavar="")
+@click.option("--mount", default="secret", show_default=True, help="KV v2 mount.")
+@click.option(
+    "--cas",
+    type=click.IntRange(0),
+    help="The version PATH must be at (the one you reviewed); default: the version read "
+    "just before writing.",
+)
+@_format_option
+@connection_options
+def put(
+    *,
+    vault_path: str,
+    key: str,
+    extra: tuple[str, ...],
+    mount: str,
+    cas: int | None,
+    fmt: str,
+    connect: Callable[[], VaultClient],
+) -> None:
+    """Set KEY at PATH to the value read from stdin, keeping the other keys (one-value rotation).
+
+    The value is never an argument (argv is visible to other users): pipe it in, or type it
+    at the hidden prompt. Written with check-and-set: when someone else changed PATH since it
+    was read (or since --cas), nothing is written and the exit code is 34. After a failure
+    the message says what is true: not written, or outcome unknown (run the same put again:
+    'up to date' means the value is there). With a sections layout, SECTION__FIELD is set at
+    PATH/section.
+    """
+    from secretsafe.vault.put import put_value
+
+    if extra:
+        raise UsageError(
+            "vault put takes PATH and KEY only; the value is read from stdin, never from an "
+            "argument (it was not used, and nothing was written)",
+            hint='pipe it in: `printf %s "$VALUE" | secretsafe vault put PATH KEY`',
+        )
+    value = _value_from_stdin()
+    with connect() as client:
+        try:
+            result = put_value(client, vault_path, key, value, mount=mount, cas=cas)
+        except SecretsafeError as exc:
+            if fmt == "json":
+                _echo_json(_put_doc(mount, vault_path, key, None, exc))
+            raise
+    if fmt == "json":
+        _echo_json(_put_doc(mount, vault_path, key, result, None))
+        return
+    where = f"{result.mount}/{result.path}"
+    from secretsafe.dotenv import shown_name
+
+    if result.outcome == "up to date":
+        click.echo(f"{where}: {shown_name(key)} up to date (version {result.version})")
+    else:
+        was = "new key" if result.created else f"was version {result.previous_version}"
+        click.echo(f"{where}: {shown_name(key)} written (version {result.version}, {was})")
+
+
+def _put_doc(
+    mount: str, path: str, key: str, result: PutResult | None, error: SecretsafeError | None
+) -> dict[str, Any]:
+    """The JSON report of one put: where, the outcome and versions (never the value)."""
+    from secretsafe.dotenv import shown_name
+    from secretsafe.vault import kv
+
+    if result is not None:
+        return {
+            "mount": result.mount,
+            "path": result.path,
+            "key": shown_name(key),
+            "field": result.key,
+            "outcome": result.outcome,
+            "version": result.version,
+            "previous_version": result.previous_version,
+            "created": result.created,
+            "error": None,
+        }
+    outcome = "unknown" if error is not None and kv.outcome_unknown(error) else "not written"
+    return {
+        "mount": mount.strip("/"),
+        "path": path.strip("/"),
+        "key": shown_name(key),
+        "outcome": outcome,
+        "error": _error_doc(error),
+    }
 
 
 class _Terminated(Exception):

@@ -7,6 +7,8 @@ talk to a server. Public entry points live in the submodules:
 - :mod:`secretsafe.vault.client` -- ``connect()``, ``VaultClient``, ``translate_errors()``
 - :mod:`secretsafe.vault.kv` -- KV v2 read/write with CAS, metadata, splitting
 - :mod:`secretsafe.vault.sync` -- push/pull/diff plans, many apps from a mapping file
+- :mod:`secretsafe.vault.put` -- set one key with check-and-set (``vault put``)
+- :mod:`secretsafe.vault.reader` -- ``run --vault``: read at start, keep a token valid
 - :mod:`secretsafe.vault.source` -- ``VaultSource`` for ``secretsafe.load`` and pydantic-settings
 - :mod:`secretsafe.vault.dev` -- start/stop a local OpenBao dev server
 """

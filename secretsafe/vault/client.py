@@ -415,6 +415,7 @@ class VaultClient:
         # request and again after any sign that it changed.
         self._locate_first = len(self.nodes) > 1
         self._active_at = 0.0  # when a node last answered as the active one
+        self._answered = True  # whether any node answered the last search for the active one
         self.namespace = namespace
         self.retries = retries
         self.token_source = token_source
@@ -468,6 +469,7 @@ class VaultClient:
             if not (secure and n.startswith("http:"))
         ]
         probe = min(self._transport.timeout, _PROBE_TIMEOUT)
+        self._answered = False
         for node in order:
             if self._transport.remaining() <= 0:
                 return None
@@ -482,6 +484,7 @@ class VaultClient:
                 )
             except _PROBE_ERRORS:
                 continue  # down, or answering nonsense: not the active node
+            self._answered = True
             if answer.status == 200:
                 self.switch_to(node)
                 self._active_at = time.monotonic()
@@ -595,7 +598,12 @@ class VaultClient:
                 time.sleep(delay)
                 attempt += 1
 
-    def _no_active_node(self) -> VaultSealed:
+    def _no_active_node(self) -> VaultSealed | VaultUnreachable:
+        if not self._answered:
+            return VaultUnreachable(
+                f"cannot reach any of the {len(self.nodes)} Vault nodes ({', '.join(self.nodes)})",
+                hint="check VAULT_ADDR / --addr and that the servers are running",
+            )
         return VaultSealed(
             f"no active node among {', '.join(self.nodes)} (a leader election, or most nodes "
             "down or sealed)",

@@ -8,12 +8,11 @@ For any cluster: :func:`node_status` (one unauthenticated request per node),
 :mod:`secretsafe.vault.client`).
 
 The local test harness (``start_cluster``, ``RaftNode``, ...) lives in
-:mod:`secretsafe.testing.raft`; its names stay importable from here for now.
+:mod:`secretsafe.testing.raft`.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import time
@@ -41,21 +40,6 @@ __all__ = [
 T = TypeVar("T")
 
 _POLL = 0.05
-
-# The local harness moved to secretsafe.testing.raft; importable from here until callers move.
-_MOVED = {
-    "RaftCluster",
-    "RaftNode",
-    "node_config",
-    "start_cluster",
-    "start_node",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module("secretsafe.testing.raft"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- status of a node (no token needed) ----------------------------------------------------

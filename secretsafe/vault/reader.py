@@ -5,12 +5,11 @@ Everything goes through :func:`secretsafe.vault.client.connect` and so through t
 :class:`~secretsafe.vault.transport.Transport`: no hvac, no requests on this path.
 
 **Node list.** ``VAULT_ADDR`` (or ``BAO_ADDR``) may hold several comma-separated addresses,
-the nodes of one cluster. With more than one, each is asked ``sys/leader`` in order (no
-token is sent): the first that answers names the active node, which is used when it is one
-of the listed nodes, else the node that answered. A dead node (connection refused) costs one
-failed connect, a sealed one one request; the app starts while any node with quorum is up.
-If a request later fails because the node went away or was sealed, the nodes are asked again
-and the request is sent once more to the node found.
+the nodes of one cluster. Node selection and fail-over are the client's
+(:func:`~secretsafe.vault.client.connect`, "Clusters"): every request goes to the active node,
+which is looked up again after a failure and waited for through an election for up to the
+failover window (:data:`~secretsafe.vault.client.DEFAULT_FAILOVER`); the app starts while
+any node with quorum is up.
 
 **Token** (what :func:`~secretsafe.vault.client.connect` resolves: ``VAULT_TOKEN`` /
 ``BAO_TOKEN``, AppRole from ``VAULT_ROLE_ID`` + ``VAULT_SECRET_ID`` (or their ``_FILE``
@@ -29,70 +28,39 @@ sub-paths its metadata lists.
 from __future__ import annotations
 
 import functools
-import http.client
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from secretsafe.errors import (
-    SecretsafeError,
-    UsageError,
-    VaultError,
-    VaultNotFound,
-    VaultPermissionDenied,
-    VaultSealed,
-    VaultUnreachable,
-)
+from secretsafe.errors import UsageError, VaultError, VaultNotFound, VaultPermissionDenied
 from secretsafe.vault.client import (
+    DEFAULT_FAILOVER,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     AppRole,
     VaultClient,
     connect,
-    resolve_addr,
+    resolve_addrs,
 )
-from secretsafe.vault.transport import ConnectTimeout, Transport, netloc
 
-__all__ = ["Session", "current_versions", "parse_nodes", "read_values"]
+__all__ = ["Session", "current_versions", "read_values"]
 
 T = TypeVar("T")
 
-#: Seconds a ``sys/leader`` probe may take per node (a node that does not answer that fast
-#: is skipped; the next one is tried).
-PROBE_TIMEOUT = 2.0
 #: How often a token that never expires (TTL 0) is looked up again (to notice a revocation).
 NO_EXPIRY_RECHECK = 600.0
 #: Lower bound between two token checks, so a tiny TTL cannot make a busy loop.
 MIN_CHECK_INTERVAL = 0.2
 
 
-def parse_nodes(environ: Mapping[str, str], addr: str | None = None) -> list[str]:
-    """The node list from ``addr`` or ``VAULT_ADDR`` / ``BAO_ADDR``: comma-separated
-    addresses, each checked as :func:`~secretsafe.vault.client.resolve_addr` checks one."""
-    raw = addr or environ.get("VAULT_ADDR") or environ.get("BAO_ADDR") or ""
-    parts = [p.strip() for p in raw.split(",") if p.strip()]
-    if not parts:
-        resolve_addr(None, {})  # raises the usual "no Vault address" UsageError
-    nodes: list[str] = []
-    for part in parts:
-        node = resolve_addr(part, {})
-        if node not in nodes:
-            nodes.append(node)
-    return nodes
-
-
-def _ca(environ: Mapping[str, str], ca_cert: str | os.PathLike[str] | None) -> bool | str:
-    ca = ca_cert or environ.get("VAULT_CACERT") or environ.get("BAO_CACERT")
-    return os.fspath(ca) if ca else True
-
-
 class Session:
     """An authenticated client for one Vault deployment that stays usable: a node of the
-    list that answers (the active one when known), a token kept valid (module docstring).
+    list (the active one, followed by the client), a token kept valid (module docstring).
 
     ``environ``: where addresses, token and AppRole credentials are looked up (default
-    ``os.environ``). Use :meth:`call` for requests (it fails over to another node once);
+    ``os.environ``). ``failover``: seconds a request keeps looking for an active node through
+    an election (the client's). Use :meth:`call` for requests;
     :meth:`client` returns the client with a valid token; :meth:`seconds_until_check` says
     when a poller should call again at the latest to renew in time.
     """
@@ -108,16 +76,18 @@ class Session:
         ca_cert: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        failover: float = DEFAULT_FAILOVER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._env = dict(os.environ if environ is None else environ)
-        self.nodes = parse_nodes(self._env, addr)
+        self.nodes = resolve_addrs(addr, self._env)
         self._token = token
         self._approle = approle
         self._namespace = namespace
         self._ca_cert = ca_cert
         self._timeout = timeout
         self._retries = retries
+        self._failover = failover
         self._clock = clock
         self._client: VaultClient | None = None
         self._relogin: AppRole | None = None
@@ -130,62 +100,18 @@ class Session:
     def __repr__(self) -> str:
         return f"Session(nodes={self.nodes!r}, token=<hidden>)"
 
-    # --- nodes ---------------------------------------------------------------------------
-
-    def _node_order(self) -> list[str]:
-        """The nodes to use, best first (module docstring); raises when none can serve."""
-        if len(self.nodes) == 1:
-            return list(self.nodes)
-        by_netloc = {netloc(n): n for n in self.nodes}
-        probe = Transport(
-            verify=_ca(self._env, self._ca_cert),
-            timeout=min(self._timeout, PROBE_TIMEOUT),
-            deadline=min(self._timeout, PROBE_TIMEOUT),
-            nodes=self.nodes,
-        )
-        sealed = 0
-        try:
-            for i, node in enumerate(self.nodes):
-                try:
-                    status, doc = probe.get_json(f"{node}/v1/sys/leader")
-                except (OSError, http.client.HTTPException, ConnectTimeout, VaultError):
-                    continue  # down, or not answering in time: the next node
-                if status != 200:
-                    sealed += 1  # sealed, uninitialised, or standby without a leader
-                    continue
-                rest = [n for n in self.nodes[i:] if n != node]
-                leader = doc.get("leader_address") if isinstance(doc, dict) else None
-                active = by_netloc.get(netloc(leader)) if isinstance(leader, str) else None
-                if active is not None and active != node:
-                    return [active, node, *[n for n in rest if n != active]]
-                return [node, *rest]
-        finally:
-            probe.close()
-        shown = ", ".join(self.nodes)
-        if sealed:
-            raise VaultSealed(
-                f"no Vault node can serve requests ({sealed} of {len(self.nodes)} sealed or "
-                f"without an active node, the others unreachable: {shown})",
-                hint="unseal the nodes (`secretsafe vault unseal`) or wait for an election",
-            )
-        raise VaultUnreachable(
-            f"cannot reach any of the {len(self.nodes)} Vault nodes ({shown})",
-            hint="check VAULT_ADDR and that the servers are running",
-        )
-
     def _open(self) -> VaultClient:
-        order = self._node_order()
         refused = False
         try:
             client = connect(
-                addr=order[0],
-                nodes=self.nodes,
+                addr=self.nodes,
                 token=self._token,
                 approle=self._approle,
                 namespace=self._namespace,
                 ca_cert=self._ca_cert,
                 timeout=self._timeout,
                 retries=self._retries,
+                failover=self._failover,
                 environ=self._env,
             )
         except VaultError as exc:
@@ -207,14 +133,6 @@ class Session:
             self.logins += 1
         self._uses = 0
         return client
-
-    def _fail_over(self) -> None:
-        """Point the client at the best node now (after the current one failed)."""
-        client = self.client(check=False)
-        order = self._node_order()
-        # The client keeps its token and transport (every node is allowed there); only the
-        # node it sends to changes.
-        client.addr = order[0]
 
     # --- the token -----------------------------------------------------------------------
 
@@ -289,19 +207,9 @@ class Session:
     # --- requests ------------------------------------------------------------------------
 
     def call(self, fn: Callable[[VaultClient], T]) -> T:
-        """``fn(client)``; when the node is unreachable or sealed, once more on the node
-        found by asking the list again (single-node sessions raise at once)."""
-        client = self.client()
-        failed: SecretsafeError | None = None
-        try:
-            return fn(client)
-        except (VaultUnreachable, VaultSealed) as exc:
-            if len(self.nodes) == 1:
-                raise
-            failed = exc
-        if failed is not None:  # outside the handler: no __context__ chain
-            self._fail_over()
-        return fn(self.client(check=False))
+        """``fn(client)`` with a valid token; the client sends each request to the active
+        node and fails over by itself (module docstring)."""
+        return fn(self.client())
 
     def close(self) -> None:
         if self._client is not None:

@@ -40,7 +40,7 @@ from secretsafe.errors import (
     VaultUnreachable,
 )
 from secretsafe.secret import Secret
-from secretsafe.vault.client import translate_errors
+from secretsafe.vault.client import require_hvac, translate_errors
 
 if TYPE_CHECKING:
     import hvac
@@ -154,10 +154,12 @@ def anonymous_client(
     """An hvac client for unauthenticated ``sys/`` endpoints of one node (init, unseal,
     seal-status, join), its requests routed through the one Vault transport: TLS verified
     (``ca_cert``: a CA bundle to trust), ``timeout`` as the deadline of each request, the
-    size cap and the redirect policy (only back to ``addr``)."""
-    import hvac
-
+    size cap and the redirect policy (only back to ``addr``). Without the ``vault`` extra: a
+    :class:`~secretsafe.errors.UsageError` naming it."""
     from secretsafe.vault.transport import Transport
+
+    require_hvac()
+    import hvac
 
     verify: bool | str = os.fspath(ca_cert) if ca_cert else True
     transport = Transport(verify=verify, timeout=timeout, deadline=timeout, nodes=(addr,))
@@ -240,7 +242,7 @@ def unseal_node(
         )
     if dry_run:
         return UnsealResult(addr, "would unseal", f"{threshold} of {len(keys.keys)} keys")
-    import hvac.exceptions as hx
+    import hvac.exceptions as hx  # importable: anonymous_client() required hvac
 
     with translate_errors("sys/unseal", addr=addr):
         if int(status.get("progress") or 0) > 0:

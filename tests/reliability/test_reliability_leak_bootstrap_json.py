@@ -24,7 +24,7 @@ from reliability_support import (
 )
 
 from secretsafe.sops import decrypt_file, encrypt_values
-from secretsafe.vault.cluster import RaftCluster, start_cluster
+from secretsafe.testing.raft import RaftCluster, start_cluster
 
 pytestmark = [pytest.mark.reliability, pytest.mark.vault]
 

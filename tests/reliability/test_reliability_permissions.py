@@ -240,7 +240,7 @@ def test_bootstrap_files_are_0600(
     from reliability_support import files_containing, private_tmpdir
 
     from secretsafe.sops import decrypt_file, encrypt_values
-    from secretsafe.vault.cluster import start_cluster
+    from secretsafe.testing.raft import start_cluster
 
     tmp = private_tmpdir(work / "tmpdir", monkeypatch)
     encrypt_values({"DB__PASSWORD": "bootstrap-canary"}, work / "api.env.enc")

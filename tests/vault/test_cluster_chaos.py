@@ -4,21 +4,27 @@ three times under load, and every client keeps telling the truth.
 Load while the cycles run (each stream in its own thread):
 
 - ``cli``: one ``secretsafe vault push --format json`` process after another (VAULT_ADDR
-  lists the three nodes), each pushing a new sequence number to ``chaos/cli``;
+  lists the three nodes), each pushing a new sequence number to ``chaos/cli``, with a
+  failover window shorter than an election, so that some fail and report their outcome;
 - ``lib``: one in-process client pushing to ``chaos/lib`` (``sync.push``) and reading back
   right after every acknowledged write (read-after-write from the same client);
 - ``load``: ``VaultSource`` loads of ``chaos/lib`` (a Python app starting);
-- :data:`APP_STREAMS`: a hook for more streams (``run --vault``-started processes) -- each a
-  function ``(ctx) -> None`` run in its own thread until ``ctx.stop`` is set, recording into
-  ``ctx.record``.
+- :data:`APP_STREAMS` (more streams, each a function ``(ctx) -> None`` run in its own thread
+  until ``ctx.stop`` is set, recording into ``ctx.record``); here ``app``/``start``: a
+  ``vault put`` to ``chaos/app``, then an app started with ``secretsafe run --vault chaos/app --
+  python -c ...`` that prints the value it was started with, which must not be older than
+  the stream's last acknowledged write.
 
-Per cycle: kill -9 the active node (a different one than the cycle before), measure the
-election (first surviving node answering ``sys/health`` 200), start an app (``VaultSource``
-and ``vault pull``) with the killed node listed FIRST while it is down, restart and unseal
-it. Then, against the final state: 0 acknowledged writes lost, 0 false conflicts (each path
-has one writer), 0 stale reads after an acknowledged write, every failed push reported with
-its true outcome, the first write started after the kill acknowledged within election + 1 s.
-The figures are printed per cycle (``-s`` shows them).
+Per cycle: kill -9 the active node (each cycle another node: ``sys/step-down`` moves the
+leadership off the nodes killed before), measure the election (first surviving node
+answering ``sys/health`` 200), start apps (``VaultSource``,
+``vault pull`` and ``run --vault``) with the killed node listed FIRST while it is down,
+restart and unseal it. Then, against the final state: 0 acknowledged writes lost, 0 false
+conflicts (each path has one writer), 0 stale reads after an acknowledged write from the
+same client stream, every failed push reported with its true outcome, the first write
+started after the kill acknowledged within election + 1 s. The figures are printed per cycle
+(``-s`` shows them): election, first acknowledged write after the kill, writes
+ok/failed/unknown, loads and app starts ok/failed.
 """
 
 from __future__ import annotations
@@ -42,13 +48,14 @@ from secretsafe.sops import encrypt_values
 from secretsafe.testing.raft import (
     ClusterKeys,
     RaftCluster,
+    RaftNode,
     init_cluster,
     start_cluster,
     unseal_node,
     wait_member,
 )
 from secretsafe.vault import kv, sync
-from secretsafe.vault.client import VaultClient, connect
+from secretsafe.vault.client import DEFAULT_FAILOVER, VaultClient, connect
 from secretsafe.vault.source import VaultSource
 
 pytestmark = pytest.mark.vault
@@ -56,8 +63,15 @@ pytestmark = pytest.mark.vault
 CYCLES = 3
 CLI_PATH = "chaos/cli"
 LIB_PATH = "chaos/lib"
-# Bounded waits, generous for a loaded 2-core box; the asserted figures are separate.
-WAIT = 30.0
+APP_PATH = "chaos/app"
+# Shorter than an election: some CLI pushes fail, to check the outcomes they report.
+CLI_FAILOVER = 0.5
+WRITE_PATHS = {"cli": CLI_PATH, "lib": LIB_PATH, "app": APP_PATH}
+# What the apps started with `run --vault` do: print the value they were started with.
+PRINT_SEQ = "import os; print(os.environ['SEQ'])"
+# Bounded waits derived from the clients' failover window (an election, a node restart),
+# generous for a loaded 2-core box; the asserted figures are separate.
+WAIT = 3 * DEFAULT_FAILOVER
 
 
 @dataclass
@@ -100,11 +114,14 @@ class Context:
 APP_STREAMS: list[Callable[[Context], None]] = []
 
 
-def _cli(ctx: Context, *args: str, addr: str | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    ctx: Context, *args: str, addr: str | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     env = {**ctx.env, "VAULT_ADDR": addr or ctx.addr_list()}
     return subprocess.run(
         [sys.executable, "-m", "secretsafe", *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -112,30 +129,93 @@ def _cli(ctx: Context, *args: str, addr: str | None = None) -> subprocess.Comple
     )
 
 
+def _cli_push(ctx: Context, stream: str, path: str, seq: int, *extra: str) -> Event:
+    """``secretsafe vault push --format json`` of ``SEQ=seq`` to ``path``, as an event."""
+    file = ctx.work / f"{stream}-{seq}.env.enc"
+    encrypt_values({"SEQ": str(seq)}, file)
+    start = time.monotonic()
+    proc = _cli(ctx, "vault", "push", str(file), "--path", path, "--format", "json", *extra)
+    return _write_event(ctx, stream, seq, start, proc, path)
+
+
+def _cli_put(ctx: Context, stream: str, path: str, seq: int) -> Event:
+    """``secretsafe vault put path SEQ --format json``, the value ``seq`` on stdin."""
+    start = time.monotonic()
+    proc = _cli(ctx, "vault", "put", path, "SEQ", "--format", "json", stdin=str(seq))
+    return _write_event(ctx, stream, seq, start, proc, path)
+
+
+def _write_event(  # noqa: PLR0917 - one event's fields
+    ctx: Context,
+    stream: str,
+    seq: int,
+    start: float,
+    proc: subprocess.CompletedProcess[str],
+    path: str,
+) -> Event:
+    """The event of one CLI write, from its JSON report (push: ``versions``; put:
+    ``version``), recorded."""
+    end = time.monotonic()
+    doc = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    error = doc.get("error") or {}
+    version = doc.get("version") or (doc.get("versions") or {}).get(path, 0)
+    event = Event(
+        stream,
+        seq,
+        start,
+        end,
+        ok=proc.returncode == 0,
+        version=int(version),
+        outcome=str(doc.get("outcome", "")),
+        kind=str(error.get("kind", "" if proc.returncode == 0 else f"rc{proc.returncode}")),
+        message=proc.stderr.strip()[-500:],
+    )
+    ctx.record(event)
+    return event
+
+
 def _cli_stream(ctx: Context) -> None:
+    """CLI pushes with a failover window shorter than an election: some fail during it, and
+    each must report its true outcome (the other streams wait elections out)."""
     seq = 0
     while not ctx.stop.is_set():
         seq += 1
-        file = ctx.work / f"cli-{seq}.env.enc"
-        encrypt_values({"SEQ": str(seq)}, file)
+        _cli_push(ctx, "cli", CLI_PATH, seq, "--failover", str(CLI_FAILOVER))
+
+
+def _run_vault(ctx: Context, path: str, *, addr: str | None = None) -> tuple[int | None, str]:
+    """Start an app with ``secretsafe run --vault path``: (the SEQ it read at start or None,
+    the error line when it did not start)."""
+    proc = _cli(ctx, "run", "--vault", path, "--", sys.executable, "-c", PRINT_SEQ, addr=addr)
+    seen = proc.stdout.strip()
+    if proc.returncode != 0 or not seen.isdigit():
+        return None, f"rc{proc.returncode}: {proc.stderr.strip()[-300:]}"
+    return int(seen), ""
+
+
+def _app_stream(ctx: Context) -> None:
+    """Sets ``SEQ`` at :data:`APP_PATH` (``vault put``, check-and-set), then starts an app
+    with ``run --vault`` that prints the ``SEQ`` it read at start: never older than this
+    stream's last acknowledged write (a read from a standby that trails the active node
+    would be)."""
+    seq = acked = 0
+    while not ctx.stop.is_set():
+        seq += 1
+        if _cli_put(ctx, "app", APP_PATH, seq).ok:
+            acked = seq
+        if not acked:
+            continue  # nothing stored yet to start with
         start = time.monotonic()
-        proc = _cli(ctx, "vault", "push", str(file), "--path", CLI_PATH, "--format", "json")
-        end = time.monotonic()
-        doc = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
-        error = doc.get("error") or {}
+        seen, error = _run_vault(ctx, APP_PATH)
         ctx.record(
             Event(
-                "cli",
-                seq,
-                start,
-                end,
-                ok=proc.returncode == 0,
-                version=int((doc.get("versions") or {}).get(CLI_PATH, 0)),
-                outcome=str(doc.get("outcome", "")),
-                kind=str(error.get("kind", "" if proc.returncode == 0 else f"rc{proc.returncode}")),
-                message=proc.stderr.strip()[-500:],
+                "start", seq, start, time.monotonic(), seen is not None,
+                stale=seen is not None and not acked <= seen <= seq, message=error,
             )
-        )
+        )  # fmt: skip
+
+
+APP_STREAMS.append(_app_stream)
 
 
 def _lib_stream(ctx: Context) -> None:
@@ -215,6 +295,21 @@ def _wait_active(ctx: Context, exclude: str) -> float:
     raise AssertionError(f"no new active node within {WAIT:.0f} s")
 
 
+def _new_leader(ctx: Context, killed: list[str]) -> RaftNode:
+    """The active node, moved (``sys/step-down``) until it is one not killed yet: each cycle
+    kills a different node."""
+    end = time.monotonic() + WAIT
+    while True:
+        leader = ctx.cluster.leader(timeout=WAIT)
+        assert leader is not None, f"no active node within {WAIT:.0f} s"
+        if leader.addr not in killed:
+            return leader
+        assert time.monotonic() < end, "the active node stayed on a node already killed"
+        with connect(addr=leader.addr, token=ctx.keys.root_token, environ={}) as client:
+            client.request("PUT", "sys/step-down", idempotent=False)
+        _wait_active(ctx, exclude=leader.addr)
+
+
 def _all_versions(client: VaultClient, path: str) -> dict[int, str]:
     """version -> SEQ for every version of ``path``."""
     current = kv.read_secret(client, path).version
@@ -235,11 +330,10 @@ def test_kill_the_active_node_three_times(chaos: Context) -> None:
     kills: list[float] = []
     try:
         # Let every stream get going before the first kill.
-        _wait_for(lambda: {e.stream for e in ctx.events if e.ok} >= {"cli", "lib", "load"}, ctx)
+        everyone = {"cli", "lib", "load", "app", "start"}
+        _wait_for(lambda: {e.stream for e in ctx.events if e.ok} >= everyone, ctx)
         for cycle in range(1, CYCLES + 1):
-            leader = ctx.cluster.leader(timeout=WAIT)
-            assert leader is not None
-            assert not killed or leader.addr != killed[-1]
+            leader = _new_leader(ctx, killed)
             killed.append(leader.addr)
             t_kill = time.monotonic()
             kills.append(t_kill)
@@ -255,6 +349,11 @@ def test_kill_the_active_node_three_times(chaos: Context) -> None:
                 "--recipient", ctx.recipient, addr=ctx.addr_list(first=leader.addr),
             )  # fmt: skip
             assert pulled.returncode == 0, pulled.stderr
+            t_start = time.monotonic()
+            seen, error = _run_vault(ctx, LIB_PATH, addr=ctx.addr_list(first=leader.addr))
+            assert seen is not None, f"cycle {cycle}: no app start with a node down: {error}"
+            start_down = time.monotonic() - t_start
+            assert not leader.running()
             # Writes go on while it is down: a few acknowledged ones from each writer.
             _wait_for(functools.partial(_progress, ctx, t_kill, cli=1, lib=3), ctx)
             leader.start()
@@ -264,7 +363,8 @@ def test_kill_the_active_node_three_times(chaos: Context) -> None:
             # A little traffic with all three up before the next kill.
             _wait_for(functools.partial(_progress, ctx, t_back, cli=0, lib=3), ctx)
             window = [e for e in ctx.events if t_kill <= e.start < time.monotonic()]
-            writes = [e for e in window if e.stream in ("cli", "lib")]
+            writes = [e for e in window if e.stream in WRITE_PATHS]
+            starts = [e for e in window if e.stream == "start"]
             first_ack = min((e.end - t_kill for e in writes if e.ok), default=float("inf"))
             figures.append(
                 {
@@ -275,8 +375,12 @@ def test_kill_the_active_node_three_times(chaos: Context) -> None:
                     "writes_ok": sum(e.ok for e in writes),
                     "writes_failed": sum(not e.ok for e in writes),
                     "writes_unknown": sum(e.outcome == "unknown" for e in writes),
+                    "failed_outcomes": sorted(e.outcome for e in writes if not e.ok),
                     "loads_ok": sum(e.ok for e in window if e.stream == "load"),
                     "loads_failed": sum(not e.ok for e in window if e.stream == "load"),
+                    "app_starts_ok": sum(e.ok for e in starts),
+                    "app_starts_failed": sum(not e.ok for e in starts),
+                    "app_start_node_down_s": round(start_down, 2),
                     "t_kill": t_kill,
                 }
             )
@@ -286,21 +390,21 @@ def test_kill_the_active_node_three_times(chaos: Context) -> None:
             t.join(timeout=WAIT * 2)
 
     with connect(addr=ctx.addr_list(), token=ctx.keys.root_token, environ={}) as client:
-        versions = {path: _all_versions(client, path) for path in (CLI_PATH, LIB_PATH)}
+        versions = {s: _all_versions(client, path) for s, path in WRITE_PATHS.items()}
     events = list(ctx.events)
     problems: list[str] = []
     for e in events:
-        if e.stream not in ("cli", "lib"):
+        if e.stale:
+            problems.append(f"stale read after {e.stream} #{e.seq}")
+        if e.stream not in WRITE_PATHS:
             continue
-        held = versions[CLI_PATH if e.stream == "cli" else LIB_PATH]
+        held = versions[e.stream]
         where = [v for v, seq in held.items() if seq == str(e.seq)]
         if e.ok and held.get(e.version) != str(e.seq):
             problems.append(f"lost: {e.stream} #{e.seq} acknowledged at v{e.version}")
         if e.kind in (VaultConflict.__name__, "rc34"):
             when = ", ".join(f"{e.start - k:+.2f}..{e.end - k:+.2f} s" for k in kills)
             problems.append(f"false conflict: {e.stream} #{e.seq} ({when} from kills): {e.message}")
-        if e.stale:
-            problems.append(f"stale read after {e.stream} #{e.seq}")
         if not e.ok and e.outcome == "not written" and where:
             problems.append(f"{e.stream} #{e.seq} said 'not written' but v{where} holds it")
         if not e.ok and e.outcome not in ("not written", "unknown", "partly written"):

@@ -92,6 +92,13 @@ def test_missing_vault_extra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -
     client = VaultClient.anonymous("https://127.0.0.1:1")
     with pytest.raises(UsageError, match=r"pip install 'secretsafe\[vault\]'"):
         _ = client.hvac
+    # The unauthenticated node calls (unseal, bootstrap's init) need hvac too.
+    from secretsafe.secret import Secret
+    from secretsafe.vault.unseal import KeysFile, unseal_node
+
+    keys = KeysFile(path=Path("keys.enc.env"), keys=(Secret("00"),), threshold=1)
+    with pytest.raises(UsageError, match=r"pip install 'secretsafe\[vault\]'"):
+        unseal_node("https://127.0.0.1:1", keys)
     monkeypatch.setitem(sys.modules, "requests", None)
     transport = Transport(timeout=1, deadline=1)
     with pytest.raises(UsageError, match=r"pip install 'secretsafe\[vault\]'"):

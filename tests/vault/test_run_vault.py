@@ -378,20 +378,21 @@ def test_run_vault_imports_no_heavy_module(
             assert loaded == []
 
 
-def test_the_active_node_named_by_sys_leader_is_preferred(
+def test_the_active_node_is_found_past_a_standby_listed_first(
     vault_client: VaultClient, bao_server: DevServer, kv_path: str
 ) -> None:
-    """A standby listed first names the active node in ``sys/leader``: the session sends its
-    requests there (the standby here answers nothing else, so a read sent to it fails)."""
+    """A standby listed first (not active in ``sys/health``): the session's client sends its
+    requests to the active node (the standby here answers nothing else, so a read sent to it
+    fails)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from vault_hostile import RawServer, respond
 
     push(vault_client, kv_path, {"A": "from-active"})
 
     def standby(_srv: object, conn: socket.socket, request: bytes) -> None:
-        if b"/v1/sys/leader" in request.split(b"\r\n", 1)[0]:
-            doc = {"ha_enabled": True, "is_self": False, "leader_address": bao_server.addr}
-            respond(conn, 200, json.dumps(doc).encode(), Content_Type="application/json")
+        if b"/v1/sys/health" in request.split(b"\r\n", 1)[0]:
+            doc = {"initialized": True, "sealed": False, "standby": True}
+            respond(conn, 429, json.dumps(doc).encode(), Content_Type="application/json")
         else:
             respond(conn, 500, b'{"errors": ["standby"]}')
 
@@ -409,8 +410,9 @@ def test_the_active_node_named_by_sys_leader_is_preferred(
 def test_a_node_that_goes_away_after_the_probe_is_failed_over(
     vault_client: VaultClient, bao_server: DevServer, kv_path: str
 ) -> None:
-    """The first node answers the probe, then drops every connection (killed between the
-    probe and the read): the read is sent once more to the node the list gives now."""
+    """The first node answers the probe as active, then drops every connection (killed
+    between the probe and the read): the client looks for the active node again and sends
+    the read there."""
     sys.path.insert(0, str(Path(__file__).parent))
     from vault_hostile import RawServer, respond
 
@@ -420,7 +422,7 @@ def test_a_node_that_goes_away_after_the_probe_is_failed_over(
     def dying(_srv: object, conn: socket.socket, request: bytes) -> None:
         seen.append(request)
         if len(seen) == 1:
-            doc = {"ha_enabled": True, "is_self": True, "leader_address": ""}
+            doc = {"initialized": True, "sealed": False, "standby": False}
             respond(conn, 200, json.dumps(doc).encode(), Content_Type="application/json")
         else:
             conn.close()

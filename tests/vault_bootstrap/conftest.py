@@ -15,7 +15,7 @@ import pytest
 from bootstrap_helpers import APP_VALUES, Workdir
 
 from secretsafe.sops import encrypt_values
-from secretsafe.vault.cluster import RaftCluster, start_cluster
+from secretsafe.testing.raft import RaftCluster, start_cluster
 
 
 @pytest.fixture

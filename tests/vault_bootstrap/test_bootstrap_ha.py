@@ -15,8 +15,9 @@ from bootstrap_helpers import APP_VALUES, Outputs, Workdir, created_secrets
 
 from secretsafe.errors import VaultConflict
 from secretsafe.sops import decrypt_file, encrypt_values
+from secretsafe.testing.raft import RaftCluster, start_cluster
 from secretsafe.vault import kv, sync
-from secretsafe.vault.cluster import RaftCluster, connect_cluster, node_status, start_cluster
+from secretsafe.vault.cluster import connect_cluster, node_status
 from secretsafe.vault.unseal import read_keys_file, unseal_node
 
 pytestmark = pytest.mark.vault

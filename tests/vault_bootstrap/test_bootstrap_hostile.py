@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from bootstrap_helpers import Outputs, Workdir, created_secrets
 
-from secretsafe.vault.cluster import RaftCluster
+from secretsafe.testing.raft import RaftCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vault"))
 from vault_hostile import mutating_proxy

@@ -17,9 +17,10 @@ import pytest
 from bootstrap_helpers import APP_VALUES, CANARY, Outputs, Workdir, created_secrets
 
 from secretsafe.sops import decrypt_file, encrypt_values
+from secretsafe.testing.raft import RaftCluster
 from secretsafe.vault import kv
 from secretsafe.vault.client import AppRole, connect
-from secretsafe.vault.cluster import RaftCluster, node_status
+from secretsafe.vault.cluster import node_status
 
 pytestmark = pytest.mark.vault
 

@@ -14,9 +14,10 @@ from bootstrap_helpers import CANARY, Outputs, Workdir, created_secrets
 
 from secretsafe.errors import VaultUnreachable
 from secretsafe.sops import decrypt_file
+from secretsafe.testing.raft import RaftNode, start_node
 from secretsafe.vault import kv
 from secretsafe.vault.client import connect
-from secretsafe.vault.cluster import RaftNode, node_status, start_node
+from secretsafe.vault.cluster import node_status
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vault"))
 from vault_hostile import TlsFiles, make_tls
