@@ -168,7 +168,19 @@ def test_stop_timeout_then_sigkill(
     assert [f[2] for f in _lines(log)] == ["0", "0"]
     proc.kill()  # secretsafe itself; the child ignores TERM: kill it by pid
     proc.wait(timeout=10)
-    os.kill(int(_lines(log)[-1][0]), signal.SIGKILL)
+    child = int(_lines(log)[-1][0])
+    os.kill(child, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: wait (bounded) until it is dead or reaped, so the
+    # fixture's "no child left behind" check does not see it still running on a busy box.
+    wait_for(lambda: _dead(child), what="the killed child")
+
+
+def _dead(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
 
 
 def test_exits_with_the_code_of_a_child_that_exits(enc: EnvFile, tmp_path: Path) -> None:
