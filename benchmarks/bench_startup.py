@@ -7,7 +7,9 @@ times whole processes, each command and its yardstick in turn (A B A B ...):
 1. ``secretsafe run -f F -- true`` vs ``sops exec-env F true`` (the real sops binary), F a
    50-variable sops dotenv file. Goals (issue 18): median at most 1.5x sops', peak memory at
    most 0.75x sops'. A floor row shows what any Python ``run`` pays before its own code: the
-   interpreter, what pip's console script imports (``re``), pyrage, libcrypto and ctypes.
+   interpreter, pyrage, libcrypto and ctypes. The venv gets the current pip first (since
+   25.2 its console script does not import ``re``); one row runs ``run`` through the script
+   older pips write (``import re`` first: the interpreter's bundled pip 23 on CPython 3.11).
 2. ``python -c 'import secretsafe'`` vs ``python -c pass`` (the venv's interpreter). Goal: at
    most +15 ms.
 
@@ -42,8 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL_RUN = 1.5
 GOAL_RSS = 0.75
 GOAL_IMPORT_MS = 15.0
-FLOOR = "floor: python + re, pyrage, hashlib, ctypes; exec"
-_FLOOR_CODE = "import os, re, sys, pyrage, hashlib, ctypes; os.execv(sys.argv[1], sys.argv[1:])"
+FLOOR = "floor: python + pyrage, libcrypto, ctypes; exec"
+_FLOOR_CODE = "import os, sys, pyrage, _hashlib, ctypes; os.execv(sys.argv[1], sys.argv[1:])"
+OLD_SCRIPT = "run, console script of pip < 25.2 (imports re)"
+# The console script pip < 25.2 writes (distlib's template): `import re` first.
+_OLD_SCRIPT_CODE = (
+    "import re, sys\nfrom secretsafe.cli import main\n"
+    "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\nsys.exit(main())"
+)
 
 
 def sops_binary() -> Path:
@@ -82,6 +90,14 @@ def install(src: Path, work: Path, name: str) -> Path:
     wheel = next(dist.glob("*.whl"))
     venv = work / f"venv-{name}"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    # The current pip, as `pip install -U pip` leaves it: since pip 25.2 the console script it
+    # writes no longer imports `re` (the interpreter's bundled pip's still does; that case
+    # has its own row).
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+        check=True,
+        timeout=900,
+    )
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--compile", str(wheel)],
         check=True,
@@ -181,6 +197,9 @@ def main() -> int:
         env["HOME"] = str(work)
         enc = make_file(work, sops, env)
         python = str(venv / "bin" / "python")
+        pip_version = subprocess.run(
+            [python, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+        ).stdout.split()[1]
         commands = {
             "secretsafe run -f F -- true": [
                 str(venv / "bin" / "secretsafe"),
@@ -200,9 +219,10 @@ def main() -> int:
         true = shutil.which("true", path=env.get("PATH")) or "/bin/true"
         for argv in commands.values():
             argv[-1] = true if argv[-1] == "true" else argv[-1]
-        # What no Python `run` can go below: the interpreter, pip's console script (it imports
-        # re), pyrage, libcrypto (hashlib) and ctypes, then the exec.
+        # What no Python `run` can go below: the interpreter, pyrage, libcrypto (_hashlib, as
+        # OpenSSL initialises there) and ctypes, then the exec.
         commands[FLOOR] = [python, "-c", _FLOOR_CODE, true]
+        commands[OLD_SCRIPT] = [python, "-c", _OLD_SCRIPT_CODE, "run", "-f", str(enc), "--", true]
         results = rotate(commands, env, work, args.runs)
         results |= rotate(
             {
@@ -232,14 +252,15 @@ def main() -> int:
         bare: "",
     }
     notes[FLOOR] = f"{med[FLOOR] / med[peer]:.2f}x sops"
+    notes[OLD_SCRIPT] = f"{med[OLD_SCRIPT] / med[peer]:.2f}x sops"
     base = "baseline: secretsafe run -f F -- true"
     if base in med:
         notes[base] = (
             f"{med[base] / med[peer]:.2f}x sops; this run is {med[run] / med[base]:.2f}x it"
         )
     print(
-        f"bench_startup: {args.runs} runs of each command, in turn; non-editable install, "
-        "bytecode compiled; peak = max ru_maxrss"
+        f"bench_startup: {args.runs} runs of each command, in turn; non-editable install "
+        f"(pip {pip_version}), bytecode compiled; peak = max ru_maxrss"
     )
     width = max(len(n) for n in results)
     print(f"{'command':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}  {'peak':>9}  ratio")

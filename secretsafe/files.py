@@ -106,8 +106,12 @@ def read_text(path: str | os.PathLike[str], *, what: str = "file", keep_bom: boo
     data = read_bytes(path, what=what)
     if b"\x00" in data:
         raise FileError(f"{path}: contains NUL bytes, not a text {what}")
+    if not keep_bom and data.startswith(b"\xef\xbb\xbf"):
+        # What the "utf-8-sig" codec does (error offsets included), without importing it on
+        # `run`'s path (key files are read there).
+        data = data[3:]
     try:
-        return data.decode("utf-8" if keep_bom else "utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         # The offset is safe to show; the bytes are not.
         raise FileError(

@@ -106,9 +106,9 @@ def build_environment(
                     # Discover once for every file (a key command or keyring lookup is not
                     # free).
                     identities = discover()
-                from secretsafe.sops import decrypt_file
+                from secretsafe.sops import decrypt_file_plain
 
-                values = decrypt_file(path, identities=identities, backend=backend).reveal()
+                values = decrypt_file_plain(path, identities=identities, backend=backend)
                 label = os.fspath(path)
             if expand and any("$" in v for v in values.values()):
                 # Imported only when a value needs it: the common file pays nothing.

@@ -92,3 +92,59 @@ def test_refuses_what_typing_refuses() -> None:
 
                 def _asdict(self) -> dict[str, int]:
                     return {}
+
+
+@pytest.mark.parametrize(
+    ("fields", "defaults"),
+    [(["a"], []), (["a", "b"], []), (["a", "b", "c"], [2, 3]), (["x", "y"], [None, ()])],
+)
+def test_tuple_class_equals_collections_namedtuple(
+    fields: list[str], defaults: list[object]
+) -> None:
+    # The tuple class is built by hand (no `collections` import on the run path): every
+    # member collections.namedtuple gives must behave the same.
+    import collections
+    import inspect
+
+    from secretsafe._namedtuple import _namedtuple
+
+    ours = _namedtuple("T", fields, defaults=defaults, module=__name__)
+    theirs = collections.namedtuple("T", fields, defaults=defaults, module=__name__)
+    assert ours.__doc__ == theirs.__doc__
+    assert ours._fields == theirs._fields
+    assert ours.__match_args__ == theirs.__match_args__
+    assert ours._field_defaults == theirs._field_defaults
+    assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
+    for member in ("__new__", "_make", "_replace", "__repr__", "_asdict", "__getnewargs__"):
+        assert getattr(ours, member).__doc__ == getattr(theirs, member).__doc__, member
+        assert getattr(ours, member).__qualname__ == getattr(theirs, member).__qualname__
+    for field in fields:
+        assert getattr(ours, field).__doc__ == getattr(theirs, field).__doc__
+    values = list(range(len(fields)))
+    a, b = ours(*values), theirs(*values)
+    assert repr(a) == repr(b)
+    assert a._asdict() == b._asdict()
+    assert a == b
+    assert a.__getnewargs__() == b.__getnewargs__()
+    by_name = dict(zip(fields, values, strict=True))
+    assert ours(**by_name) == theirs(**by_name)  # __new__'s code is shared per field count
+    assert ours._make(values) == theirs._make(values)
+    assert a._replace(**{fields[0]: "z"}) == b._replace(**{fields[0]: "z"})
+    for call in (
+        lambda t: t._make([*values, 9]),
+        lambda t: t(*values)._replace(nope=1),
+        lambda t: t(*values, 9),
+        lambda t: t(**{fields[0]: 1, "nope": 2}),
+        lambda t: t(),
+    ):
+        errors = []
+        for cls in (ours, theirs):
+            try:
+                call(cls)
+            except (TypeError, ValueError) as exc:
+                errors.append((type(exc), str(exc).replace("namedtuple_T.", "")))
+            else:
+                errors.append(None)
+        assert errors[0] == errors[1]
+    with pytest.raises(ValueError, match="underscore"):
+        _namedtuple("T", ["_a"], defaults=[], module=__name__)

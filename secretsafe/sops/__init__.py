@@ -276,6 +276,19 @@ def decrypt_file(
     ).values
 
 
+def decrypt_file_plain(
+    path: str | os.PathLike[str],
+    *,
+    identities: Sequence[Identity] | None = None,
+    backend: str = "auto",
+) -> dict[str, str]:
+    """``decrypt_file(path, ...).reveal()`` without the masked container on the way (its
+    module imports hashlib and collections): for ``secretsafe run``, which hands the values
+    straight to exec. Internal to secretsafe (not in ``__all__``)."""
+    text = read_encrypted(path)
+    return decrypt_text(text, identities=identities, path=path, backend=backend).plain
+
+
 def read_encrypted(path: str | os.PathLike[str]) -> str:
     """The text of a sops file, byte for byte: a UTF-8 BOM there belongs to the first key
     (sops encrypts it with it), so it is kept. Internal to secretsafe (not in ``__all__``)."""

@@ -199,8 +199,10 @@ class Cipher:
         return self._cryptography().encrypt(nonce, data, associated_data)
 
     def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        if not self._evp:  # the in-process path: straight to AESGCM
+            return self._cryptography().decrypt(nonce, data, associated_data)
         aad = b"" if associated_data is None else associated_data
-        evp = _loaded() if self._evp else None
+        evp = _loaded()
         if (
             evp is not None
             and type(nonce) is bytes

@@ -17,8 +17,6 @@ can fall back to the binary.
 
 from __future__ import annotations
 
-import re
-
 from secretsafe.errors import FormatError, IntegrityError, UnsupportedError
 from secretsafe.sops.model import KeyGroup, Metadata, Rules
 
@@ -41,7 +39,6 @@ __all__ = [
 PREFIX = "sops_"
 _MAP = "__map_"
 _LIST = "__list_"
-_TOKEN_RE = re.compile(r"__(map|list)_")
 # Key types only the sops binary can use (stores.go; ``hckms`` arrived in 3.12).
 _OTHER_TYPES = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault")
 _RULE_FIELDS = (
@@ -60,10 +57,11 @@ _SCALARS = {
     "shamir_threshold",
     *_RULE_FIELDS,
 }
-_LASTMODIFIED_FIELDS_RE = re.compile(
-    r"\d{4}-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})"
-)
-_LASTMODIFIED_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
+# sops' lastmodified, r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})" ("d": a
+# character `\d` matches, i.e. str.isdecimal). Matched by hand: `re` (with enum) would be
+# milliseconds of every `secretsafe run`.
+_STAMP = "dddd-dd-ddTdd:dd:dd"
+_ZONE = "dd:dd"
 
 
 class NativeUnsupported(UnsupportedError):
@@ -99,24 +97,56 @@ def tokens(name: str) -> list[str | int] | None:
     out: list[str | int] = []
     pos = 0
     kind = "map"
-    for m in _TOKEN_RE.finditer(name):
-        piece = name[pos : m.start()]
+    for start, end, separator in _separators(name):
+        piece = name[pos:start]
         if kind == "list":
-            if not piece.isdigit() or (len(piece) > 1 and piece[0] == "0"):
+            if not piece.isdecimal() or (len(piece) > 1 and piece[0] == "0"):
                 return None
             out.append(int(piece))
         else:
             out.append(piece)
-        kind = m.group(1)
-        pos = m.end()
+        kind = separator
+        pos = end
     piece = name[pos:]
     if kind == "list":
-        if not piece.isdigit() or (len(piece) > 1 and piece[0] == "0"):
+        if not piece.isdecimal() or (len(piece) > 1 and piece[0] == "0"):
             return None
         out.append(int(piece))
     else:
         out.append(piece)
     return out
+
+
+def _separators(name: str) -> list[tuple[int, int, str]]:
+    """``(start, end, "map"|"list")`` of each ``__map_``/``__list_`` in ``name``, left to right
+    and not overlapping: what ``re.finditer(r"__(map|list)_", name)`` finds."""
+    found = []
+    at = name.find("__")
+    while at >= 0:
+        for separator in (_MAP, _LIST):
+            if name.startswith(separator, at):
+                found.append((at, at + len(separator), separator[2:-1]))
+                at = name.find("__", at + len(separator))
+                break
+        else:
+            at = name.find("__", at + 1)
+    return found
+
+
+def _fits(text: str, template: str) -> bool:
+    """``text`` has ``template``'s shape: a decimal digit for each ``d``, else the same char."""
+    return len(text) == len(template) and all(
+        c.isdecimal() if t == "d" else c == t for c, t in zip(text, template, strict=True)
+    )
+
+
+def _is_lastmodified(stamp: str) -> bool:
+    if len(stamp) == len(_STAMP) + 1:
+        zone_ok = stamp[-1] == "Z"
+    else:
+        zone = stamp[len(_STAMP) + 1 :]
+        zone_ok = stamp[len(_STAMP) : len(_STAMP) + 1] in ("+", "-") and _fits(zone, _ZONE)
+    return zone_ok and _fits(stamp[: len(_STAMP)], _STAMP)
 
 
 def _list_of_maps(
@@ -191,7 +221,7 @@ def parse(meta: dict[str, str], *, path: str | None = None) -> ParsedMetadata:
         if required not in scalars:
             raise _altered(path, f"is missing sops_{required}")
     lastmodified = scalars["lastmodified"]
-    if not _LASTMODIFIED_RE.fullmatch(lastmodified) or lastmodified[-6:] in ("+00:00", "-00:00"):
+    if not _is_lastmodified(lastmodified) or lastmodified[-6:] in ("+00:00", "-00:00"):
         # sops writes time.Now().UTC() in Go's RFC 3339 form and authenticates the MAC with
         # that exact string; anything else was edited by hand.
         raise _altered(path, "sops_lastmodified is not a timestamp in the form sops writes")
@@ -262,13 +292,12 @@ def parse(meta: dict[str, str], *, path: str | None = None) -> ParsedMetadata:
 def _check_date(stamp: str, path: str | None) -> None:
     # Field ranges by hand: datetime would cost ~5 ms on every `secretsafe run`, and the MAC
     # (which uses this string as additional data) already rejects any altered stamp.
-    m = _LASTMODIFIED_FIELDS_RE.match(stamp)
-    ok = m is not None and (
-        1 <= int(m["mo"]) <= 12
-        and 1 <= int(m["d"]) <= 31
-        and int(m["h"]) < 24
-        and int(m["mi"]) < 60
-        and int(m["s"]) < 61
+    ok = _fits(stamp[: len(_STAMP)], _STAMP) and (
+        1 <= int(stamp[5:7]) <= 12
+        and 1 <= int(stamp[8:10]) <= 31
+        and int(stamp[11:13]) < 24
+        and int(stamp[14:16]) < 60
+        and int(stamp[17:19]) < 61
     )
     if not ok:
         raise _altered(path, "sops_lastmodified is not a valid date")

@@ -8,11 +8,11 @@ generation per class (about 10 ms together).
 
 from __future__ import annotations
 
-from secretsafe.secret import SecretValues
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NamedTuple
+
+    from secretsafe.secret import SecretValues
 else:
     from secretsafe._namedtuple import NamedTuple  # typing's, without importing typing
 
@@ -92,7 +92,14 @@ class Document(NamedTuple):
 
     @property
     def values(self) -> SecretValues:
-        return SecretValues({i.key: i.value for i in self.items if isinstance(i, Entry)})
+        from secretsafe.secret import SecretValues  # not on `run`'s path (see `plain`)
+
+        return SecretValues(self.plain)
+
+    @property
+    def plain(self) -> dict[str, str]:
+        """The values as a plain dict, file order (``secretsafe run``: no masked container)."""
+        return {i.key: i.value for i in self.items if isinstance(i, Entry)}
 
     def __repr__(self) -> str:
         keys = [i.key for i in self.items if isinstance(i, Entry)]

@@ -143,10 +143,18 @@ class _Selector:
         """Whether the value (or comment) at ``path`` is encrypted, ``stack`` being the comments
         above it at each nesting level (sops.Tree.shouldBeEncrypted)."""
         encrypted = True
-        if self.unenc_suffix is not None and any(p.endswith(self.unenc_suffix) for p in path):
-            encrypted = False
+        # Loops rather than any(<generator>): this runs for every value of every file.
+        if self.unenc_suffix is not None:
+            for p in path:
+                if p.endswith(self.unenc_suffix):
+                    encrypted = False
+                    break
         if self.enc_suffix is not None:
-            encrypted = any(p.endswith(self.enc_suffix) for p in path)
+            encrypted = False
+            for p in path:
+                if p.endswith(self.enc_suffix):
+                    encrypted = True
+                    break
         if self.unenc_regex is not None and any(self.unenc_regex.matches(p) for p in path):
             encrypted = False
         if self.enc_regex is not None:

@@ -51,7 +51,10 @@ def _walk(
                 continue
             if not isinstance(key, str):
                 raise FormatError(f"{':'.join(path)}: a key is not a string")
-            walked = _walk(item, [*path, key], stack, leaf, comment)
+            if type(item) is str:  # the common leaf, without a recursive call (as _walk does)
+                walked = leaf(item, [*path, key], stack)
+            else:
+                walked = _walk(item, [*path, key], stack, leaf, comment)
             if isinstance(walked, Comment):  # only a list holds a comment as an item
                 raise FormatError(f"{':'.join([*path, key])}: a comment where a value belongs")
             out.append((key, walked))
@@ -107,6 +110,9 @@ def decrypt(
                 text = plain.decode("utf-8")
             except UnicodeDecodeError:
                 raise altered(path, "the value is not UTF-8 text") from None
+            if parts.kind == "str":  # the common case: the text is the value and its MAC text
+                mac.add(text, encrypted=encrypted)
+                return text
             if parts.kind == "time":
                 # sops >= 3.10 encrypts YAML timestamps as type:time; their Go text form is
                 # left to the sops binary, as the YAML store leaves plaintext timestamps.

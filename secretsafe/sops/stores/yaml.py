@@ -47,6 +47,8 @@ _SPECIAL_FLOATS = {
 _AMBIGUOUS_RE = re.compile(
     r"[-+]?(?:0[0-9_xXoObB]|[0-9][0-9_]*_|[0-9]+:[0-9])|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|<<|="
 )
+# The first characters the patterns below (and _SPECIAL_FLOATS) can start with.
+_NUMBER_START = frozenset("+-.0123456789<=")
 _STR_TAG = "tag:yaml.org,2002:str"
 _DEFAULT_TAGS = {
     "tag:yaml.org,2002:str",
@@ -81,6 +83,8 @@ def _scalar(node: Any, path: str | None) -> Any:
         return None
     if value in _BOOLS:
         return _BOOLS[value]
+    if value[0] not in _NUMBER_START:
+        return value  # no pattern below can match (every ENC[...] value and most keys)
     if _AMBIGUOUS_RE.match(value):
         raise _unsupported(path, "a plain scalar YAML versions read differently")
     if _INT_RE.fullmatch(value):
@@ -166,15 +170,14 @@ def _convert(
 ) -> Any:
     """The tree of ``node``; ``comments`` placed in it, those at the end of a collection
     being the ones before line ``limit`` (where the next node of the document starts)."""
-    import yaml
-
     if depth > 200:
         raise FormatError(f"{_where(path)}: YAML nested too deeply")
     if node.tag not in _DEFAULT_TAGS:
         raise _unsupported(path, "an explicit YAML tag")
-    if isinstance(node, yaml.ScalarNode):
+    kind = node.id  # PyYAML's node kinds: "scalar", "sequence", "mapping"
+    if kind == "scalar":
         return _scalar(node, path)
-    if isinstance(node, yaml.SequenceNode):
+    if kind == "sequence":
         items: list[Any] = []
         for index, item in enumerate(node.value):
             if comments is not None:
