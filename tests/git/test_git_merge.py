@@ -47,16 +47,6 @@ def sops_decrypt(sops_bin: Path, path: Path, fmt: str, key: Key) -> str:
 
 
 @pytest.fixture
-def key(tmp_path: Path) -> Key:
-    return new_key(tmp_path / "age")
-
-
-@pytest.fixture
-def env(tmp_path: Path, key: Key) -> dict[str, str]:
-    return git_env(tmp_path, key)
-
-
-@pytest.fixture
 def repo(tmp_path: Path, env: dict[str, str]) -> Path:
     """main: `.env.enc` from BASE, git setup done; branch `theirs` starts at the same commit."""
     r = make_repo(tmp_path, env)

@@ -26,16 +26,6 @@ VALUES = {"DB_PASSWORD": "pw-value-1", "API_TOKEN": "token-value-2", "PORT": "54
 
 
 @pytest.fixture
-def key(tmp_path: Path) -> Key:
-    return new_key(tmp_path / "age")
-
-
-@pytest.fixture
-def env(tmp_path: Path, key: Key) -> dict[str, str]:
-    return git_env(tmp_path, key)
-
-
-@pytest.fixture
 def repo(tmp_path: Path, env: dict[str, str]) -> Path:
     r = make_repo(tmp_path, env)
     assert secretsafe(r, "git", "setup", env=env).returncode == 0
