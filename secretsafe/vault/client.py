@@ -607,8 +607,8 @@ class VaultClient:
         return VaultSealed(
             f"no active node among {', '.join(self.nodes)} (a leader election, or most nodes "
             "down or sealed)",
-            hint="check that a majority of the nodes run and are unsealed; --failover "
-            "waits longer for an election",
+            hint="check that a majority of the nodes run and are unsealed; the vault "
+            "commands' --failover SECONDS waits longer for an election",
         )
 
     def _leader_may_have_changed(self, error: SecretsafeError) -> bool:
