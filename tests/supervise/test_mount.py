@@ -196,7 +196,10 @@ def test_ram_detection_agrees_with_the_mount_table(ram_dir: Path, disk_dir: Path
 
 # --------------------------------------------------------------------------- kill -9
 HOLDER = """
-import os, sys
+import os, signal, sys
+# A job started in the background by a non-interactive shell (CI) inherits SIGINT ignored,
+# and Python keeps it so: give the holder the handler a terminal's foreground job has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from secretsafe.supervise.mount import Mount
 m = Mount(sys.argv[1], {"DB_PASSWORD": "pw-7f3a9c21", "API_TOKEN": "t"}, None)
 env = m.__enter__()
