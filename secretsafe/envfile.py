@@ -515,7 +515,22 @@ def _update(
     path: str | os.PathLike[str], changes: Mapping[str, str | None], *, backend: str
 ) -> list[str]:
     """Apply ``changes`` to the file (its lock held) in one write; the names that are new."""
+    from secretsafe.files import atomic_write
+
     loaded = _load_for_change(path, backend=backend)
+    text, added = changed_text(loaded, changes)
+    if text is not None:
+        atomic_write(loaded.path, text)
+    return added
+
+
+def changed_text(loaded: Opened, changes: Mapping[str, str | None]) -> tuple[str | None, list[str]]:
+    """The new text of the decrypted file ``loaded`` with ``changes`` applied, in memory (None
+    when nothing changes; :func:`update_values` writes it, the merge driver checks it before
+    it writes), and the names that are new."""
+    from secretsafe.sops import update as _update
+
+    path = loaded.path
     if loaded.tree is not None:
         import copy
 
@@ -523,13 +538,13 @@ def _update(
 
         tree = copy.deepcopy(loaded.tree)
         added = _tree_apply(tree, changes, path)
-        if not _same(tree, loaded.tree):
-            _write(loaded, tree=tree)
-        return added
+        if _same(tree, loaded.tree):
+            return None, added
+        return _update.render(loaded, tree=tree), added
     items, added = _items_apply(list(loaded.items), changes, path)
-    if items != list(loaded.items):
-        _write(loaded, items=items)
-    return added
+    if items == list(loaded.items):
+        return None, added
+    return _update.render(loaded, items=items), added
 
 
 def _items_apply(
@@ -616,7 +631,8 @@ def _create(path: str | os.PathLike[str], values: Mapping[str, str], *, backend:
 
 
 def _write_new(path: str | os.PathLike[str], text: str) -> None:
-    """Write a new file (0600), its missing parent directories made first."""
+    """Write a new file (0600), its missing parent directories made first; never over a
+    file (or symlink) that appeared at ``path`` since it was found missing."""
     from secretsafe.files import atomic_write
 
     parent = Path(path).parent
@@ -625,7 +641,7 @@ def _write_new(path: str | os.PathLike[str], text: str) -> None:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FileError(f"{parent}: cannot create the directory ({exc.strerror})") from None
-    atomic_write(path, text)
+    atomic_write(path, text, overwrite=False)
 
 
 def _no_such_key(path: str | os.PathLike[str], key: str) -> UsageError:

@@ -136,12 +136,19 @@ def check_private(path: str | os.PathLike[str], *, what: str = "key file") -> No
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None
+    path: str | os.PathLike[str],
+    data: bytes | str,
+    *,
+    mode: int | None = None,
+    overwrite: bool = True,
 ) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new whole file.
 
     ``mode``: the new file's permissions; by default an existing file keeps its mode and a new
     one gets 0600 (everything secretsafe writes may hold secrets or keys).
+    ``overwrite=False``: create only; should anything exist at ``path`` by the time the file
+    is published (another process created it, a symlink was planted), it is left alone and
+    this is a :class:`FileError` (the final step is a ``link``, which never replaces).
     """
     import contextlib  # here, not at the top: `secretsafe run` reads files, never writes
     import tempfile
@@ -175,7 +182,18 @@ def atomic_write(
                 fh.write(payload)
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            try:
+                os.link(tmp, p, follow_symlinks=False)
+            except FileExistsError:
+                raise FileError(
+                    f"{p}: created by something else meanwhile; left as it is",
+                    hint="run the command again to change the file that is there now",
+                ) from None
+            os.unlink(tmp)
+            tmp = None
     except BaseException as exc:
         if tmp is not None:
             with contextlib.suppress(OSError):

@@ -559,7 +559,10 @@ def _read_head(path: str, limit: int) -> bytes | None:
 
 
 def _short(recipient: str) -> str:
-    return recipient if len(recipient) <= 20 else f"{recipient[:12]}...{recipient[-6:]}"
+    from secretsafe.git.textconv import shown
+
+    # A recipient is read from a file: control characters escaped.
+    return shown(recipient if len(recipient) <= 20 else f"{recipient[:12]}...{recipient[-6:]}")
 
 
 def _recipient_line(text: str, recipient: str) -> int | None:

@@ -45,8 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_error(err: BaseException) -> None:
-    """One line on stderr. Messages are built to be free of secret values."""
-    print(f"secretsafe: error: {err}", file=sys.stderr)
+    """One line on stderr. Messages are built to be free of secret values; paths and names
+    in them may come from a repository someone else wrote (a branch's file names, a file's
+    recipients), so control characters are escaped: no terminal escape sequence, one line."""
+    text = str(err)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    print(f"secretsafe: error: {text}", file=sys.stderr)
 
 
 def _click_or_internal(exc: Exception) -> int:

@@ -47,6 +47,7 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     from secretsafe.git.textconv import shown
 
     outcome = api(base, ours, theirs, path)
+    path = shown(path)  # %P names a file of the branch being merged: anything may be in it
     if outcome.text_merge:
         _exit(0 if outcome.merged else 1)
     if outcome.merged:

@@ -5,11 +5,13 @@ base, ours and theirs are decrypted in memory and merged per variable (flat name
 JSON/YAML, as ``run`` sees them): a variable that changed (or appeared, or went away) on one
 side only takes that side's value; one changed the same way on both sides is taken once; one
 changed differently on both sides (or changed on one side and removed on the other) is a
-conflict. With no conflict the result is written into OURS in one atomic write through
-:func:`secretsafe.envfile.update_values`: only the variables that differ from the side written
-get new ciphertext, unchanged ones keep theirs, and the file keeps that side's data key,
-recipients and rules. The result is decrypted again and compared with the merge before the
-driver reports success.
+conflict. With no conflict the result is built in memory
+(:func:`secretsafe.envfile.changed_text`, as ``update_values``): only the variables that differ
+from the side written get new ciphertext, unchanged ones keep theirs, and the file keeps that
+side's data key, recipients and rules. Before OURS is written (one atomic write), the result
+must decrypt to the merge, and no variable stored encrypted on either side may be left in
+plaintext by the written side's rules (rules changed on one branch, or a hostile one): else
+the merge is refused.
 
 Which side's key: ours, unless only their side changed the recipients (a member added or
 removed, e.g. by ``secretsafe updatekeys``): then the merge is written under their data key
@@ -32,7 +34,6 @@ without the driver.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -94,12 +95,20 @@ def _changes(host: Mapping[str, str], merged: Mapping[str, str]) -> dict[str, st
     return changes
 
 
-def _update_values(path: str, changes: Mapping[str, str | None]) -> None:
-    """Apply ``changes`` to the sops file at ``path`` in one atomic write, keeping the data key
-    and the ciphertext of unchanged values."""
-    from secretsafe.envfile import update_values
+def _merged_text(host_text: str, changes: Mapping[str, str | None], where: str) -> str:
+    """``host_text`` with ``changes`` applied, in memory, keeping its data key and the
+    ciphertext of unchanged values (:func:`secretsafe.envfile.changed_text`)."""
+    from secretsafe.envfile import changed_text
+    from secretsafe.keys import discover
+    from secretsafe.sops import update
 
-    update_values(path, changes)
+    if not changes:
+        return host_text
+    store = variables.store_of(host_text)
+    assert store is not None  # noqa: S101 - listed above as a sops file
+    identities = [i.to_pyrage() for i in discover()]
+    opened = update.open_text(host_text, identities, path=where, store=store)
+    return changed_text(opened, changes)[0] or host_text
 
 
 def _cannot(where: str, exc: SecretsafeError, version: str) -> SecretsafeError:
@@ -152,6 +161,9 @@ def _text_merge(base: str, ours: str, theirs: str, where: str) -> MergeOutcome:
 def merge_driver(base: str, ours: str, theirs: str, where: str) -> MergeOutcome:
     """Merge the files ``base``, ``ours``, ``theirs`` (git's ``%O %A %B``) into ``ours``;
     ``where`` (``%P``) names the file in messages. See the module docstring."""
+    from secretsafe.git.textconv import shown
+
+    where = shown(where)  # a path of the branch being merged: no control character echoed
     texts = {"base": _read(base), "ours": _read(ours), "theirs": _read(theirs)}
     stores = {k: variables.store_of(t) for k, t in texts.items()}
     if stores["ours"] is None and stores["theirs"] is None:
@@ -203,52 +215,59 @@ def merge_driver(base: str, ours: str, theirs: str, where: str) -> MergeOutcome:
     taken = tuple(n for n in merged if opened["ours"].values.get(n) != merged[n])
     taken += tuple(n for n in opened["ours"].values if n not in merged)
     try:
-        _write(ours, texts[key_from], changes, key_from)
+        text = _merged_text(texts[key_from], changes, where)
     except SecretsafeError as exc:  # e.g. a changed list: update_values sets strings only
         raise type(exc)(
             f"{where}: cannot write the merge: {exc.message}; merge refused, the file is "
             "left as your side",
             hint=exc.hint,
         ) from None
-    _verify(ours, texts["ours"], merged, where)
+    # Checked in memory, before OURS is written: OURS is the old or the merged file.
+    _verify(text, merged, where)
+    _no_downgrade(text, merged, listings, where)
+    if text != texts["ours"]:
+        from secretsafe.files import atomic_write
+
+        atomic_write(ours, text)
     return MergeOutcome(merged=True, taken=taken, key_from=key_from)
 
 
-def _write(ours: str, host_text: str, changes: Mapping[str, str | None], key_from: str) -> None:
-    from secretsafe.files import atomic_write
-
-    if key_from == "ours":
-        if changes:
-            _update_values(ours, changes)
-        return
-    # Their file with our changes applied, built next to OURS and renamed over it: OURS is
-    # the old or the merged file, never theirs alone.
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".secretsafe-merge-", dir=os.path.dirname(ours) or ".")
-    os.close(fd)
+def _verify(text: str, merged: Mapping[str, str], where: str) -> None:
+    """The merged text decrypts to the merge, else the merge is refused."""
     try:
-        atomic_write(tmp, host_text)
-        if changes:
-            _update_values(tmp, changes)
-        os.replace(tmp, ours)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _verify(ours: str, old_text: str, merged: Mapping[str, str], where: str) -> None:
-    """The written file decrypts to the merge, or OURS is put back and the merge refused."""
-    from secretsafe.files import atomic_write
-
-    try:
-        ok = variables.decrypt(_read(ours), path=where).values == dict(merged)
+        ok = variables.decrypt(text, path=where).values == dict(merged)
     except SecretsafeError:
         ok = False
     if not ok:
-        atomic_write(ours, old_text)
         raise IntegrityError(
             f"{where}: the merged file did not decrypt to the merged variables; "
             "merge refused, the file is left as your side",
             hint="report this; resolve by hand with secretsafe set / unset",
+        )
+
+
+def _no_downgrade(
+    text: str,
+    merged: Mapping[str, str],
+    listings: Mapping[str, variables.Listing],
+    where: str,
+) -> None:
+    """No value stored encrypted on either side is left in plaintext by the merge: the side
+    whose file is written keeps its own encryption rules, which may leave in plaintext a name
+    the other side encrypts (rules changed on one branch, or a hostile one)."""
+    from secretsafe.git.textconv import shown
+
+    states = variables.listing(text, path=where).states
+    sides = [listings[k].states for k in ("ours", "theirs") if k in listings]
+    exposed = [
+        n
+        for n, value in merged.items()
+        if value and states.get(n) != "encrypted" and any(s.get(n) == "encrypted" for s in sides)
+    ]
+    if exposed:
+        raise FormatError(
+            f"{where}: the merge would store {', '.join(shown(n) for n in exposed)} in "
+            "plaintext (the two sides encrypt different variables: their sops rules differ); "
+            "merge refused, the file is left as your side",
+            hint=f"make both sides' rules agree, or decide by hand: git checkout --ours -- {where}",
         )

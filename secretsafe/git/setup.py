@@ -146,9 +146,17 @@ def _ours(line: str) -> str | None:
 
 def _attributes_file(root: str, wanted: list[str]) -> list[str]:
     """Append the lines for ``wanted`` patterns not yet set; the patterns added."""
+    from secretsafe.errors import FileError
     from secretsafe.files import atomic_write, read_text
 
     path = os.path.join(root, ".gitattributes")
+    if os.path.islink(path):
+        # Git does not follow it either; reading through it would copy whatever it names
+        # (a key file, in a hostile repository) into a file the user is told to commit.
+        raise FileError(
+            f"{path}: is a symbolic link; git does not read it and setup will not write through it",
+            hint="replace it with a regular file, then run secretsafe git setup again",
+        )
     old = read_text(path, what=".gitattributes") if os.path.exists(path) else ""
     have = {p for line in old.splitlines() if (p := _ours(line))}
     missing = [p for p in wanted if p not in have]
@@ -224,6 +232,7 @@ def _git_config(root: str, entries: dict[str, str]) -> list[str]:
 def setup(path: str | os.PathLike[str] = ".") -> SetupReport:
     """Set up the git repository containing ``path``; see the module docstring."""
     from secretsafe.audit import git
+    from secretsafe.git.textconv import shown
 
     start = os.path.abspath(os.fspath(path))
     root = git.repo_root(start) if os.path.isdir(start) else None
@@ -237,7 +246,11 @@ def setup(path: str | os.PathLike[str] = ".") -> SetupReport:
     added += _attributes_file(root, exact)
     if added:
         report.changes.append(
-            Change(".gitattributes", "updated", f".gitattributes: added {', '.join(added)}")
+            Change(
+                ".gitattributes",
+                "updated",
+                f".gitattributes: added {', '.join(shown(p) for p in added)}",  # tracked names
+            )
         )
     else:
         report.changes.append(

@@ -27,8 +27,10 @@ __all__ = ["shown", "textconv"]
 
 
 def shown(name: str) -> str:
-    """A variable name from a file, as a line may hold it (control characters escaped).
-    Names of sops files are stored in clear, so showing them reveals nothing new."""
+    """A variable name, recipient or path from a file or a branch, as a line may hold it
+    (control and format characters escaped: no terminal escape sequence, no line break, no
+    bidi override). Names of sops files are stored in clear, so showing them reveals
+    nothing new."""
     if name.isprintable():
         return name
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
@@ -58,7 +60,7 @@ def textconv(data: bytes, *, path: str | os.PathLike[str] | None = None) -> byte
     except SecretsafeError:
         return b"# secretsafe: a sops file secretsafe cannot read; not shown\n"
     head = f"# secretsafe: sops {listing.store} file"
-    recipients = [f"# recipient {r}" for r in listing.recipients]
+    recipients = [f"# recipient {shown(r)}" for r in listing.recipients]
     try:
         opened = variables.decrypt(text, path=path)
     except SecretsafeError as exc:

@@ -34,6 +34,25 @@ def _state(value: Any) -> State:
     return "plaintext"
 
 
+def _leaf_states(value: Any) -> set[State]:
+    """The states of every scalar in a list, nested lists and maps included (a list of
+    lists of plaintext is not encrypted); comments do not count."""
+    from secretsafe.sops.model import Comment
+    from secretsafe.sops.tree import Branch
+
+    found: set[State] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Branch):
+            stack.extend(v for k, v in item if not isinstance(k, Comment))
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item is not None and not isinstance(item, Comment):
+            found.add(_state(item))
+    return found
+
+
 def names(text: str, path: str) -> list[Listed]:
     """Every variable of the sops file ``text`` (at ``path``, for messages), in file order."""
     from secretsafe.errors import FormatError
@@ -55,7 +74,6 @@ def names(text: str, path: str) -> list[Listed]:
             if key is not None
         ]
     from secretsafe.sops.flatten import DELIMITER
-    from secretsafe.sops.model import Comment
     from secretsafe.sops.tree import Branch
 
     if store == "yaml":
@@ -74,9 +92,9 @@ def names(text: str, path: str) -> list[Listed]:
                 if isinstance(key, str) and not (not keys and key == "sops"):
                     walk(item, [*keys, key])
         elif isinstance(value, list):
-            states = {_state(v) for v in value if not isinstance(v, Comment | list | Branch)}
+            states = _leaf_states(value)
             state: State = "encrypted" if states <= {"encrypted", "empty"} else "plaintext"
-            out.append(Listed(DELIMITER.join(keys).upper(), "empty" if not value else state))
+            out.append(Listed(DELIMITER.join(keys).upper(), state if states else "empty"))
         elif value is not None:
             out.append(Listed(DELIMITER.join(keys).upper(), _state(value)))
 

@@ -63,18 +63,22 @@ class FilePlan(NamedTuple):
         return bool(self.removed)
 
     def describe(self) -> str:
-        """One line for ``--dry-run`` and the report: names of recipients, never secrets."""
+        """One line for ``--dry-run`` and the report: names of recipients, never secrets
+        (paths and recipients come from the repository: control characters escaped)."""
+        from secretsafe.git.textconv import shown
+
+        path = shown(self.path)
         if not self.changed:
-            return f"{self.path}: up to date"
+            return f"{path}: up to date"
         parts = []
         if self.added:
-            parts.append(f"add {', '.join(self.added)}")
+            parts.append(f"add {', '.join(map(shown, self.added))}")
         if self.removed:
-            parts.append(f"remove {', '.join(self.removed)}")
+            parts.append(f"remove {', '.join(map(shown, self.removed))}")
         if not parts:
             parts.append("regroup the key groups")
         how = "new data key, every value re-encrypted" if self.rotates else "data key kept"
-        return f"{self.path}: {'; '.join(parts)} ({how})"
+        return f"{path}: {'; '.join(parts)} ({how})"
 
 
 def repository_root(start: str | os.PathLike[str] = ".") -> Path:

@@ -265,3 +265,56 @@ def test_yaml_merge_and_diff(tmp_path: Path, tally: Tally, sops_bin: Path) -> No
     tally.check("yaml/log", "canary in output" if _leaks(log.stdout, log.stderr) else None)
     written = _written(repo)
     tally.check("yaml/files", f"canary in {written}" if written else None)
+
+
+def test_downgrade_refused_and_hostile_names_hold_no_value(
+    tmp_path: Path, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of issue 16: their side's rules would leave our encrypted canary in plaintext
+    (refused: the canary reaches neither OURS, nor a file, nor the message); hostile names
+    and recipients in the diff text are escaped and never carry a value."""
+    import pyrage
+
+    from secretsafe.git import merge
+    from secretsafe.git.textconv import textconv
+    from secretsafe.sops import native
+    from secretsafe.sops.model import Entry, Rules
+
+    key = new_key(tmp_path / "age")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))
+    other = str(pyrage.x25519.Identity.generate().to_public())
+
+    def enc(values: dict[str, str], recipients: list[str], rules: Rules = Rules()) -> str:  # noqa: B008
+        items = [Entry(k, v) for k, v in values.items()]
+        return native.encrypt(items, key_groups=[recipients], rules=rules)
+
+    me = key.recipient
+    texts = {
+        "base": enc({"A": f"{CANARY}-a"}, [me]),
+        "ours": enc({"A": f"{CANARY}-a", "C": f"{CANARY}-c"}, [me]),
+        "theirs": enc(
+            {"A": f"{CANARY}-a2"},
+            [me, other],
+            Rules(unencrypted_suffix=None, encrypted_regex="^A$"),
+        ),
+    }
+    work = tmp_path / "merge"
+    work.mkdir()
+    for label, text in texts.items():
+        (work / label).write_text(text)
+    try:
+        merge.merge_driver(str(work / "base"), str(work / "ours"), str(work / "theirs"), "e")
+    except SecretsafeError as exc:
+        hit = _leaks(*exception_texts(exc))
+        tally.check("downgrade/message", "canary in the exception chain" if hit else None)
+    else:
+        tally.check("downgrade/message", "merged: a value went to plaintext")
+    ours = (work / "ours").read_text()
+    tally.check("downgrade/ours", "canary in ours" if _leaks(ours) else None)
+    written = _written(tmp_path)
+    tally.check("downgrade/files", f"canary in {written}" if written else None)
+    hostile = texts["ours"].replace(f"recipient={me}", f"recipient=age1\x1b[2J{CANARY}")
+    out = textconv(hostile.encode()).decode()
+    tally.check("textconv/escape", "escape in diff text" if "\x1b" in out else None)
+    tally.check("textconv/value", "canary in diff text" if f"{CANARY}-" in out else None)
+    tally.assert_clean()

@@ -87,6 +87,25 @@ def test_update_values_errors(repo: Path, tally: Tally) -> None:
     }
     for case, call in cases.items():
         tally.check(case, _exc_leak(call))
+    # Review of issue 16: a file that appears between the check and the write of `set
+    # --create` is left alone (FileError), the canary in neither the message nor a stray file.
+    import secretsafe.sops as sops_pkg
+
+    real = sops_pkg.encrypt_items
+
+    def racing(*args: Any, **kwargs: Any) -> str:
+        text = real(*args, **kwargs)
+        (repo / "raced.env.enc").write_text("OTHER=1\n")
+        return text
+
+    sops_pkg.encrypt_items = racing  # type: ignore[assignment]
+    try:
+        tally.check(
+            "create raced by another writer",
+            _exc_leak(lambda: envfile.update_values("raced.env.enc", {"A": CANARY}, create=True)),
+        )
+    finally:
+        sops_pkg.encrypt_items = real  # type: ignore[assignment]
     tampered = repo / "t.env.enc"
     tampered.write_text((repo / ".env.enc").read_text().replace("sops_mac=", "sops_mac=x"))
     tally.check("tampered file", _exc_leak(lambda: envfile.set_value(tampered, "A", CANARY)))

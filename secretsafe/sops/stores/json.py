@@ -45,7 +45,7 @@ def _parse(text: str, path: str | None, *, ints: bool = False) -> Any:
 
     pos: int | None = None
     try:
-        return json.loads(
+        doc = json.loads(
             text,
             object_pairs_hook=pairs,
             parse_int=int if ints else float,
@@ -53,9 +53,37 @@ def _parse(text: str, path: str | None, *, ints: bool = False) -> Any:
         )
     except json.JSONDecodeError as exc:
         pos = exc.pos
+    except RecursionError:
+        pass
+    else:
+        # Fewer brackets than the bound cannot nest deeper: no walk for the usual file.
+        if text.count("[") + text.count("{") <= MAX_DEPTH or not _too_deep(doc):
+            return doc
+    if pos is None:
+        # As the YAML store: every walker of the tree may recurse, a hostile file must not
+        # reach them (a RecursionError is an internal error, not one clear line).
+        raise FormatError(f"{_where(path)}: JSON nested too deeply", hint="restore the file")
     # Raised outside the handler: the decode error holds the whole text (exc.doc), and even
     # `from None` keeps it as __context__. The position only: the text around it may be a value.
     raise FormatError(f"{_where(path)}: not valid JSON (character {pos})", hint="restore the file")
+
+
+#: Deeper than this is refused (the YAML store's bound).
+MAX_DEPTH = 200
+
+
+def _too_deep(doc: Any) -> bool:
+    """Whether ``doc`` nests maps and lists deeper than :data:`MAX_DEPTH` (iterative)."""
+    stack = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, Branch):
+            stack.extend((v, depth + 1) for _, v in value if isinstance(v, Branch | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, Branch | list))
+    return False
 
 
 def parse_plain(text: str, path: str | None, *, ints: bool = False) -> Any:

@@ -276,12 +276,49 @@ def load(text: str, path: str | None) -> tuple[Branch, dict[str, str]]:
     found = _find_comments(text, lines)
     comments = _Comments(found) if found else None  # None: no per-node work
     root = yaml.MappingNode("tag:yaml.org,2002:map", data)
+    if "&" in text:  # anchors: aliases may expand the tree far beyond the text
+        _check_aliases(root, path)
     tree = _convert(root, path, comments=comments)
     assert isinstance(tree, Branch)  # noqa: S101 - a mapping converts to a Branch
     # The root's end: every comment left that is not in the metadata (skipped above).
     if comments is not None:
         tree.extend((c, None) for c in comments.at_end(0, _NO_LIMIT))
     return tree, meta
+
+
+#: Nodes that aliases may add to a document, beyond a few times its own.
+_ALIAS_ALLOWANCE = 10_000
+
+
+def _check_aliases(root: Any, path: str | None) -> None:
+    """Refuse a document whose aliases expand it far beyond its size (a few hundred bytes
+    of nested aliases can stand for billions of nodes, the "billion laughs"): the size of
+    the expanded tree is counted over the node graph, each node once, without recursion."""
+    size: dict[int, int] = {}
+    distinct = 0
+    seen: set[int] = set()  # entered; a cycle (an alias inside its anchor) stops here
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size or (not done and id(node) in seen):
+            continue
+        seen.add(id(node))
+        children = (
+            [n for pair in node.value for n in pair]
+            if node.id == "mapping"
+            else (node.value if node.id == "sequence" else [])
+        )
+        if done:
+            size[id(node)] = 1 + sum(size.get(id(c), 0) for c in children)
+            distinct += 1
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in seen)
+    if size[id(root)] > 4 * distinct + _ALIAS_ALLOWANCE:
+        raise FormatError(
+            f"{_where(path)}: YAML aliases expand the document too much",
+            hint="write the repeated values out, or restore the file",
+        )
 
 
 def _metadata(node: Any) -> Any:
