@@ -373,33 +373,39 @@ def remove_if_killed(directory: str | os.PathLike[str]) -> _Watchdog:
     return _Watchdog(pid, write_end)
 
 
-def remove_tree(directory: str | os.PathLike[str], *, attempts: int = 100) -> None:
+def remove_tree(
+    directory: str | os.PathLike[str], *, attempts: int = 100, dir_fd: int | None = None
+) -> None:
     """Remove ``directory`` and everything in it, again while something still writes into it.
 
     A process left running after the owner died (an orphaned editor saving) can create a file
     between rmtree's unlinks and its final rmdir, which then fails and leaves the file. Once
     the directory itself is gone, nothing can be created in it: so repeat until it is
-    (bounded: ``attempts`` rounds, 10 ms apart).
+    (bounded: ``attempts`` rounds, 10 ms apart). ``dir_fd``: ``directory`` is a name in
+    that open directory (a symlink there is not followed).
     """
     import shutil
     import time
 
     target = os.fspath(directory)
     for _ in range(attempts):
-        shutil.rmtree(target, ignore_errors=True)
-        if not os.path.lexists(target):
+        shutil.rmtree(target, ignore_errors=True, dir_fd=dir_fd)
+        try:
+            os.lstat(target, dir_fd=dir_fd)
+        except OSError:
             return
         time.sleep(0.01)
 
 
-def _close_inherited(*, keep: int) -> None:
+def _close_inherited(*, keep: int | tuple[int, ...]) -> None:
     import contextlib
 
+    kept = (keep,) if isinstance(keep, int) else keep
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:  # pragma: no cover - no /proc
         fds = list(range(3, 256))
     for fd in fds:
-        if fd > 2 and fd != keep:
+        if fd > 2 and fd not in kept:
             with contextlib.suppress(OSError):
                 os.close(fd)

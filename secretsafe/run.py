@@ -274,15 +274,16 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
 
 
 def refuse_unpassable(env: Mapping[str, str]) -> None:
-    """A :class:`FormatError` for a variable the OS cannot pass to a process (a NUL byte, or
-    ``=`` in the name): execve would fail with a bare ValueError."""
+    """A :class:`FormatError` for a variable the OS cannot pass to a process (a NUL byte, an
+    empty name or ``=`` in it, as a Vault key can be): execve would fail with a bare
+    ValueError."""
     for name, value in env.items():
-        if "\x00" in value or "\x00" in name or "=" in name:
+        if "\x00" in value or "\x00" in name or "=" in name or not name:
             shown = name.split("=", 1)[0].replace("\x00", "?")  # never what follows a '='
             raise FormatError(
                 f"{shown!r}: cannot be passed to a process environment "
-                "(a NUL byte, or '=' in the name)",
-                hint="fix the variable in its env file",
+                "(a NUL byte, an empty name, or '=' in the name)",
+                hint="fix the variable where it is set (its env file, or the Vault key)",
             )
 
 

@@ -7,6 +7,12 @@ forwarded); when secretsafe's stdin is the terminal and secretsafe is in the for
 child's group is made the terminal's foreground group (as a shell does for a job), so that
 it can read the terminal and Ctrl-C reaches it; secretsafe gives the terminal back to its
 own group when the child is gone.
+
+Parent death: the child gets SIGTERM from the kernel when secretsafe dies without stopping it
+(``kill -9``, the OOM killer; ``PR_SET_PDEATHSIG``, set when the child is started from the
+main thread, as the kernel ties it to the thread that forked), so that the command does not
+run on unsupervised (with old values, its mounted files removed). What the command started
+itself is not covered (under a pty, the terminal's hangup reaches its foreground group).
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from secretsafe.errors import CommandError, CommandNotFound
 
-__all__ = ["Child", "exit_code"]
+__all__ = ["Child", "exit_code", "parent_death_preexec"]
 
 
 def exit_code(returncode: int) -> int:
@@ -41,6 +49,38 @@ def _pty_session() -> None:  # pragma: no cover - runs in the forked child
     from secretsafe.supervise.terminal import make_controlling_terminal
 
     make_controlling_terminal()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def parent_death_preexec(then: Callable[[], None] | None = None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to SIGTERM the child when this process dies (Linux
+    ``PR_SET_PDEATHSIG``; only from the main thread, as the kernel ties it to the thread that
+    forked), then calling ``then``; None when there is nothing to do. libc is looked up
+    before the fork."""
+    import threading
+
+    prctl: Any = None
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        try:
+            import ctypes
+
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
+    if prctl is None:
+        return then
+    parent = os.getpid()
+
+    def run() -> None:  # pragma: no cover - runs in the forked child
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call: as if after it
+            os._exit(128 + int(signal.SIGTERM))
+        if then is not None:
+            then()
+
+    return run
 
 
 class Child:
@@ -65,6 +105,9 @@ class Child:
         refuse_unpassable(env)
         self._terminal = take_terminal
         command = argv[0]
+        prepare = parent_death_preexec(
+            _pty_session if pty else (_foreground_job if take_terminal else None)
+        )
         try:
             self._proc = subprocess.Popen(
                 list(argv),
@@ -74,7 +117,7 @@ class Child:
                 stderr=stderr,
                 start_new_session=pty,
                 process_group=None if pty or take_terminal else 0,
-                preexec_fn=_pty_session if pty else (_foreground_job if take_terminal else None),  # noqa: PLW1509 - single-threaded
+                preexec_fn=prepare,  # noqa: PLW1509 - single-threaded
                 restore_signals=True,
             )
         except FileNotFoundError:

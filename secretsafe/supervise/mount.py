@@ -40,6 +40,7 @@ import stat
 import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import NamedTuple
 
 from secretsafe.errors import FileError, InsecurePermissions, UsageError
 
@@ -94,7 +95,10 @@ class Mount:
     child's environment. See the module docstring for the guarantees.
 
     ``directory`` is created (0700) when missing; an existing one must be an empty directory
-    owned by this user that nobody else can write to (a symlink is refused). Errors are
+    owned by this user that nobody else can write to (a symlink is refused), in a parent
+    that only this user or root owns and others cannot write to unless it is sticky (as
+    ``/dev/shm``): else they could swap the directory for their own. Once opened, the
+    directory is used (and cleaned) through file descriptors, not its path. Errors are
     :class:`~secretsafe.errors.UsageError` (a directory that cannot be used, an unknown name),
     :class:`~secretsafe.errors.InsecurePermissions` and :class:`~secretsafe.errors.FileError`;
     none names a value, and a failed ``__enter__`` leaves no file behind.
@@ -129,23 +133,23 @@ class Mount:
         self._created = False
         self._written: list[str] = []
         self._cleaner: tuple[int, int] | None = None  # (pid, write end of its pipe)
+        # Open while entered: every step after the checks acts through these, never through
+        # the path, which someone could point elsewhere meanwhile.
+        self._parent_fd: int | None = None
+        self._dir_fd: int | None = None
 
     # -- the context manager ----------------------------------------------------------
     def __enter__(self) -> dict[str, str]:
-        dfd = self._open_directory()
         try:
+            target = self._open_directory()
             if not self._allow_disk:
-                _require_ram(dfd, self.directory)
-            self._cleaner = _start_cleaner(
-                self.directory, [n for n, _ in self._items], self._created
-            )
+                _require_ram(target.dir_fd, self.directory)
+            self._cleaner = _start_cleaner(target, [n for n, _ in self._items], self._created)
             for name, value in self._items:
-                self._write(dfd, name, value)
+                self._write(target.dir_fd, name, value)
         except BaseException:
             self._remove()
             raise
-        finally:
-            os.close(dfd)
         return {f"{name}_FILE": os.path.join(self.directory, name) for name, _ in self._items}
 
     def __exit__(
@@ -157,11 +161,26 @@ class Mount:
         self._remove()
 
     # -- steps ------------------------------------------------------------------------
-    def _open_directory(self) -> int:
-        """Open (creating it if missing) the directory, refusing one that others control."""
+    def _open_directory(self) -> _Target:
+        """Open (creating it if missing) the directory, refusing one that others control
+        (or that others could swap: a parent they can write to)."""
         d = self.directory
+        parent, base = os.path.split(d)
+        if not base:
+            raise UsageError(f"--mount {d}: not a directory of its own", hint=_WHERE)
         try:
-            os.mkdir(d, _DIR_MODE)
+            self._parent_fd = pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise UsageError(
+                f"--mount {d}: the parent directory does not exist", hint=_WHERE
+            ) from None
+        except OSError as exc:
+            raise UsageError(
+                f"--mount {d}: cannot open its parent directory ({exc.strerror})", hint=_WHERE
+            ) from None
+        _check_parent(d, parent, pfd)
+        try:
+            os.mkdir(base, _DIR_MODE, dir_fd=pfd)
             self._created = True
         except FileExistsError:
             pass
@@ -174,21 +193,19 @@ class Mount:
                 f"--mount {d}: cannot create it ({exc.strerror})", hint=_WHERE
             ) from None
         try:
-            dfd = os.open(d, _DIR_FLAGS)
+            self._dir_fd = dfd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
         except OSError as exc:
-            self._remove()
-            if os.path.islink(d):
+            try:
+                mode = os.lstat(base, dir_fd=pfd).st_mode
+            except OSError:
+                mode = 0
+            if stat.S_ISLNK(mode):
                 raise UsageError(f"--mount {d}: is a symbolic link", hint=_WHERE) from None
-            if not os.path.isdir(d):
+            if not stat.S_ISDIR(mode):
                 raise UsageError(f"--mount {d}: is not a directory", hint=_WHERE) from None
             raise UsageError(f"--mount {d}: cannot open it ({exc.strerror})") from None
-        try:
-            _check_directory(d, dfd, empty=not self._created)
-        except BaseException:
-            os.close(dfd)
-            self._remove()
-            raise
-        return dfd
+        _check_directory(d, dfd, empty=not self._created)
+        return _Target(pfd, base, dfd)
 
     def _write(self, dfd: int, name: str, value: str) -> None:
         path = os.path.join(self.directory, name)
@@ -215,20 +232,21 @@ class Mount:
         cleaner without letting it act, so that it cannot touch a later mount of the same
         path. If a file could not be removed here, the cleaner is let go and tries too."""
         left = False
-        for name in self._written:
-            try:
-                os.unlink(os.path.join(self.directory, name))
-            except FileNotFoundError:
-                pass
-            except OSError:
-                left = True
+        base = os.path.basename(self.directory)
+        if self._parent_fd is not None and self._dir_fd is not None:
+            target = _Target(self._parent_fd, base, self._dir_fd)
+            left = not target.remove(self._written, created=self._created)
+        elif self._created and self._parent_fd is not None:
+            # Made but not opened (something else stands there now): only an empty
+            # directory goes, and rmdir never follows a symlink.
+            with contextlib.suppress(OSError):
+                os.rmdir(base, dir_fd=self._parent_fd)
         self._written = []
-        if self._created:
-            from secretsafe.files import remove_tree
-
-            remove_tree(self.directory)
-            left = left or os.path.lexists(self.directory)
-            self._created = False
+        self._created = False
+        for fd in (self._dir_fd, self._parent_fd):
+            if fd is not None:
+                os.close(fd)
+        self._dir_fd = self._parent_fd = None
         if self._cleaner is not None:
             pid, write_end = self._cleaner
             self._cleaner = None
@@ -238,6 +256,60 @@ class Mount:
             os.close(write_end)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+
+
+class _Target(NamedTuple):
+    """Where the files are, as open file descriptors: the parent directory, the name of the
+    mount directory in it, and the mount directory itself."""
+
+    parent_fd: int
+    base: str
+    dir_fd: int
+
+    def remove(self, names: Sequence[str], *, created: bool) -> bool:
+        """Remove ``names`` from the directory, and (``created``) the directory itself if it
+        is still the one at its name (moved away, it is left, emptied of our files); whether
+        all is gone."""
+        ok = True
+        for name in names:
+            try:
+                os.unlink(name, dir_fd=self.dir_fd)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                ok = False
+        if created and self.in_place():
+            from secretsafe.files import remove_tree
+
+            remove_tree(self.base, dir_fd=self.parent_fd)
+            ok = ok and not self.in_place()
+        return ok
+
+    def in_place(self) -> bool:
+        """Whether the parent's entry ``base`` is still this directory (not a swapped one)."""
+        try:
+            st = os.lstat(self.base, dir_fd=self.parent_fd)
+        except OSError:
+            return False
+        mine = os.fstat(self.dir_fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _check_parent(d: str, parent: str, pfd: int) -> None:
+    """Refuse a parent directory in which others could rename the mount directory and put
+    their own (or a symlink) in its place: the child would read their files."""
+    st = os.fstat(pfd)
+    if st.st_uid not in (os.geteuid(), 0):
+        raise InsecurePermissions(
+            f"--mount {d}: its parent directory {parent} is owned by another user",
+            hint=_WHERE,
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        raise InsecurePermissions(
+            f"--mount {d}: its parent directory {parent} is writable by group or others "
+            f"without the sticky bit (mode {stat.S_IMODE(st.st_mode):04o})",
+            hint=f"run: chmod go-w {parent}, or {_WHERE}",
+        )
 
 
 def _require_ram(dfd: int, d: str) -> None:
@@ -269,7 +341,7 @@ def _check_directory(d: str, dfd: int, *, empty: bool) -> None:
         )
 
 
-def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int, int] | None:
+def _start_cleaner(target: _Target, names: list[str], created: bool) -> tuple[int, int] | None:
     """Fork the process that removes the files if this one dies without ``__exit__``; see
     the module docstring. Returns its pid and the write end of its pipe."""
     if not hasattr(os, "fork"):  # pragma: no cover - not POSIX
@@ -280,7 +352,7 @@ def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int
     import shutil  # noqa: F401 - used by remove_tree
     import time  # noqa: F401 - used by remove_tree
 
-    from secretsafe.files import _close_inherited, remove_tree
+    from secretsafe.files import _close_inherited, remove_tree  # noqa: F401 - see above
 
     main_thread = threading.current_thread() is threading.main_thread()
     parent = os.getpid()
@@ -301,7 +373,8 @@ def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)  # do not hold the caller's pipes open
-        _close_inherited(keep=read_end)  # nor its locks, sockets and other mounts' pipes
+        # Nor its locks, sockets and other mounts' pipes; the directories stay open.
+        _close_inherited(keep=(read_end, target.parent_fd, target.dir_fd))
 
         # The parent's death is seen two ways (EOF on the pipe; SIGTERM from PDEATHSIG, for a
         # forked child that still holds the write end), often both at once. The handler only
@@ -329,10 +402,6 @@ def _start_cleaner(directory: str, names: list[str], created: bool) -> tuple[int
                 break
         if not done:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            for name in names:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(directory, name))
-            if created:
-                remove_tree(directory)
+            target.remove(names, created=created)
     finally:  # pragma: no cover
         os._exit(0)

@@ -9,7 +9,8 @@ Which byte strings are replaced (the *needles*), for every value of at least
   depend only on the value when it sits at each of the three alignments inside a longer
   base64 text (offsets 0, 1 and 2 modulo 3);
 - URL-encoded (``quote`` with and without ``/`` kept, and ``quote_plus``);
-- JSON-escaped (ASCII-only and UTF-8 forms, ``/`` escaped or not).
+- JSON-escaped (ASCII-only and UTF-8 forms, ``/`` escaped or not, and the HTML-safe form of
+  Go's ``encoding/json``: ``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\u`` escapes).
 
 Matching is streaming with bounded memory: at most ``longest needle - 1`` bytes are carried
 over from one read to the next, so a value split across writes is still caught. A cheap
@@ -69,10 +70,29 @@ def needles(value: str) -> set[bytes]:
         quote_plus(value, safe=""),
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
+        _go_json(value),
     ):
         found.add(text.encode("utf-8", "surrogateescape"))
         found.add(text.replace("/", "\\/").encode("utf-8", "surrogateescape"))
     return found
+
+
+#: What Go's encoding/json escapes beyond Python's json.dumps (its default, HTML-safe).
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _go_json(value: str) -> str:
+    """``value`` as Go's ``json.Marshal`` writes it inside a string (HTML-safe escapes)."""
+    text = json.dumps(value, ensure_ascii=False)[1:-1]
+    for char, escaped in _GO_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
 
 
 class Redactor:
@@ -102,14 +122,21 @@ class Redactor:
             self._longest = 0
             self._scan: tuple[bytes, ...] = ()
             self._regex: re.Pattern[bytes] | None = None
-            self._prefixes: frozenset[bytes] = frozenset()
+            self._by_first: dict[bytes, tuple[bytes, ...]] = {}
+            self._firsts: re.Pattern[bytes] | None = None
             return
         ordered = sorted(table, key=lambda n: (-len(n), n))
         self._longest = len(ordered[0])
         # Detection only needs the needles that contain no other needle.
         self._scan = tuple(n for n in ordered if not any(o != n and o in n for o in ordered))
         self._regex = re.compile(b"|".join(re.escape(n) for n in ordered))
-        self._prefixes = frozenset(n[:k] for n in ordered for k in range(1, len(n)))
+        # The needles by their first byte, to find a tail that could start one (a set of
+        # every prefix would take memory quadratic in the length: ~800 MB for a 12 KB value).
+        by_first: dict[bytes, list[bytes]] = {}
+        for n in ordered:
+            by_first.setdefault(n[:1], []).append(n)
+        self._by_first = {first: tuple(group) for first, group in by_first.items()}
+        self._firsts = re.compile(b"[" + b"".join(re.escape(f) for f in by_first) + b"]")
 
     @property
     def active(self) -> bool:
@@ -139,17 +166,27 @@ class Redactor:
         tail, shown = self._tail, self._shown
         if shown >= len(tail):
             return b""
-        end = len(tail)
-        if not force:
-            # The longest tail that could start a value, counting bytes already shown.
-            for k in range(min(len(tail), self._longest - 1), max(1, min_hold) - 1, -1):
-                if tail[-k:] in self._prefixes:
-                    end = len(tail) - k
-                    break
+        end = len(tail) if force else self._start_of_held(tail, max(1, min_hold))
         if end <= shown:
             return b""
         # The shown bytes stay in _tail (the matching window); only _shown moves.
         return self._run(tail, final=False, shown_until=end)
+
+    def _start_of_held(self, tail: bytes, min_hold: int) -> int:
+        """Where the longest end of ``tail`` (at least ``min_hold`` bytes, bytes already shown
+        included) that could start a needle begins; ``len(tail)`` when there is none."""
+        size = len(tail)
+        if self._firsts is None:
+            return size
+        view = memoryview(tail)
+        lo, hi = max(0, size - (self._longest - 1)), size - min_hold + 1
+        # Leftmost first: the first start that fits gives the longest such end.
+        for m in self._firsts.finditer(tail, lo, max(lo, hi)):
+            at = m.start()
+            rest = view[at:]
+            if any(len(n) > len(rest) and n.startswith(rest) for n in self._by_first[m.group()]):
+                return at
+        return size
 
     def _run(self, buf: bytes, *, final: bool, shown_until: int | None = None) -> bytes:
         shown = self._shown
@@ -162,28 +199,34 @@ class Redactor:
         if shown_until is not None:
             limit = shown_until
         out: list[bytes] = []
-        pos = 0
+        done = shown  # bytes of `buf` written out (as themselves or as a label) so far
         if any(n in buf for n in self._scan):
-            while True:
-                m = regex.search(buf, pos)
-                if m is None or m.start() >= limit:
-                    break
-                if m.start() > max(pos, shown):
-                    out.append(buf[max(pos, shown) : m.start()])
-                if m.end() > shown:  # the rest of a value whose start was already shown
-                    out.append(self._table.get(m.group(), b"***"))
-                pos = m.end()
-        start = max(pos, shown)
-        cut = max(pos, limit)
-        if cut > start:
-            out.append(buf[start:cut])
+            m = regex.search(buf)
+            while m is not None and m.start() < limit:
+                start, end = m.start(), m.end()
+                label = self._table.get(m.group(), b"***")
+                # Needles that overlap this match (one value a part of another, or sharing
+                # a part with it): the union is replaced, else the rest of one would show.
+                m = regex.search(buf, start + 1)
+                while m is not None and m.start() < end:
+                    end = max(end, m.end())
+                    m = regex.search(buf, m.start() + 1)
+                if start > done:
+                    out.append(buf[done:start])
+                if end > done:  # also the rest of a value whose start was already shown
+                    out.append(label)
+                done = max(done, end)
+        if limit > done:
+            out.append(buf[done:limit])
+            done = limit
         if shown_until is not None:
             # Idle flush: keep the whole window for matching, mark what was written.
-            self._tail = buf
-            self._shown = max(shown, cut)
+            self._tail, self._shown = buf, done
         else:
-            self._tail = buf[cut:]
-            self._shown = max(0, max(shown, pos) - cut)
+            # The carried-over bytes start at `limit` (at most longest - 1 of them); those of
+            # a match that reached past it count as shown, so that a needle overlapping them
+            # is still replaced.
+            self._tail, self._shown = buf[limit:], done - limit
         return b"".join(out)
 
 

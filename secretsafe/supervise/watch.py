@@ -13,8 +13,11 @@ random jitter of up to :data:`VAULT_JITTER` of it (so that many replicas restart
 do not poll in step),
 asking only for the metadata: the current KV version of each path and section, no value.
 A failed poll (Vault down, sealed) is not a change: the running command keeps its values.
-The poll runs in the supervisor's loop: while a request is under way (bounded by the client's
-timeout) the command's output waits.
+The poll runs in the supervisor's loop: while a request is under way the command's output
+waits, so a poll gets :func:`poll_timeout` seconds per request with no retry and no wait for an
+election (a client's defaults, 10 s x 4 attempts, froze the output for 40 s per poll while
+Vault accepted connections without answering); a poll that fails is not a change, and the
+next one comes an interval later.
 
 A change starts a quiet period: the restart happens once nothing changed for
 :data:`DEBOUNCE` seconds, so a burst (an editor's several writes, a push of several
@@ -47,6 +50,8 @@ VAULT_INTERVAL = 10.0
 MIN_VAULT_INTERVAL = 0.1
 VAULT_JITTER = 0.2
 DEBOUNCE = 0.5
+#: At most this many seconds per request of a Vault poll (less for short intervals).
+VAULT_POLL_TIMEOUT = 3.0
 
 Signature = tuple[int, int, int, int, int] | None
 
@@ -66,6 +71,11 @@ def vault_interval() -> float:
         return max(MIN_VAULT_INTERVAL, float(os.environ["SECRETSAFE_VAULT_POLL"]))
     except (KeyError, ValueError):
         return VAULT_INTERVAL
+
+
+def poll_timeout() -> float:
+    """Seconds one request of a Vault poll may take (module docstring)."""
+    return min(VAULT_POLL_TIMEOUT, max(1.0, vault_interval() / 2))
 
 
 class Watcher:
@@ -171,7 +181,9 @@ class VaultVersions:
         from secretsafe.vault.reader import Session, current_versions
 
         if self._session is None:
-            self._session = Session(environ=dict(self._environ()))
+            self._session = Session(
+                environ=dict(self._environ()), timeout=poll_timeout(), retries=0, failover=0
+            )
         out: dict[str, int] = {}
         for mount in dict.fromkeys(m for _, m in self._paths):
             wanted = [p for p, m in self._paths if m == mount]

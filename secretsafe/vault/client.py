@@ -686,7 +686,7 @@ class VaultClient:
         if answer.body:
             try:
                 doc = json.loads(answer.body)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 doc = None  # the body is never quoted: it could hold anything
         if 200 <= status < 300 or status in accept:
             return status, doc

@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -165,25 +164,10 @@ class DevServer:
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking the kernel to SIGTERM the child when its parent dies (Linux
-    ``PR_SET_PDEATHSIG``); None where that does not exist. libc is looked up before the fork."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
+    """A ``preexec_fn``: the kernel SIGTERMs the server when its parent dies."""
+    from secretsafe.supervise.child import parent_death_preexec
 
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def tie() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the prctl took effect
-            os._exit(1)
-
-    return tie
+    return parent_death_preexec()
 
 
 def start_dev_server(

@@ -177,8 +177,11 @@ def read_secret(
                 hint="list versions with `bao kv metadata get`",
             )
         return KvSecret(_clean(path), SecretValues(), 0, {}, exists=False)
-    data = data if isinstance(data, dict) else {}
-    meta = data.get("metadata") or {}
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        # Every KV v2 read carries its metadata. Anything else (a proxy's page, an empty or
+        # unreadable body) is not "no values": the app would start without its secrets.
+        raise _unexpected("a read", mount, path)
+    meta = data["metadata"]
     raw = data.get("data") or {}  # null: the latest version is soft-deleted
     custom = meta.get("custom_metadata") if isinstance(meta, dict) else None
     if not isinstance(meta, dict) or not isinstance(raw, dict):

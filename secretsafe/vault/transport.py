@@ -518,5 +518,5 @@ class Transport:
         answer = self.exchange("GET", url, None, {"Accept": "application/json"})
         try:
             return answer.status, json.loads(answer.body) if answer.body else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             return answer.status, None

@@ -128,6 +128,11 @@ def _disk_full(base: Path) -> None:
         mount_mod.os.write = real
 
 
+def _parent_writable(base: Path) -> None:
+    os.chmod(base, 0o770)  # noqa: S103 - the case under test
+    Mount(base / "d", VALUES).__enter__()
+
+
 MOUNT_ERRORS: dict[str, Callable[[Path], None]] = {
     "disk-backed directory": _disk,
     "symlink directory": _symlink,
@@ -137,6 +142,7 @@ MOUNT_ERRORS: dict[str, Callable[[Path], None]] = {
     "a value as a file name": _name_is_a_pasted_assignment,
     "name planted while writing": _planted,
     "disk full while writing": _disk_full,
+    "parent writable by the group": _parent_writable,
 }
 
 
@@ -183,6 +189,16 @@ def test_nothing_left_after_exit_or_kill_9(shm: Path, tally: Tally) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_nothing_left_when_the_directory_was_moved_away(shm: Path, tally: Tally) -> None:
+    """The mount directory renamed (by its owner, or root) while the child runs: the files
+    are removed from the directory written, wherever it went."""
+    (shm / "victim").mkdir()
+    with Mount(shm / "a", VALUES):
+        os.rename(shm / "a", shm / "moved")
+        os.symlink(shm / "victim", shm / "a")
+    tally.check("moved away, then exit", _left_behind(shm), note="mount leftovers")
     tally.assert_clean()
 
 

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import CANARY, Tally, exception_texts, one_error_line, run_cli
+from reliability_support import (
+    CANARY,
+    Tally,
+    exception_texts,
+    one_error_line,
+    run_cli,
+    run_cli_proc,
+)
 
 from secretsafe.errors import SecretsafeError
 from secretsafe.sops import encrypt_values
@@ -25,7 +32,7 @@ from secretsafe.vault.reader import Session, current_versions, read_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vault"))
 from test_reliability_leak_vault import CASES  # the echoing handlers, every status
-from vault_hostile import RawServer
+from vault_hostile import RawServer, json_server
 
 TOKEN = "hvs.TOKENcAnArY0123456789abcdef"
 SECRET_ID = f"{CANARY}-secret-id"
@@ -81,6 +88,39 @@ def test_hostile_echo_server(tally: Tally, clean_env: pytest.MonkeyPatch) -> Non
                 if problem is None and not 30 <= result.code <= 35:
                     problem = f"exit {result.code}, not a Vault error"
                 tally.check(f"{auth} {case}", problem)
+
+
+def _kv(data: str) -> bytes:
+    return ('{"data": {"data": ' + data + ', "metadata": {"version": 1}}}').encode()
+
+
+#: Answers to the KV read that cannot become the child's environment, the canary in each.
+HOSTILE_READS = {
+    "an empty variable name": _kv(f'{{"": "{CANARY}"}}'),
+    "a NUL in a value": _kv(f'{{"A": "x\\u0000{CANARY}"}}'),
+    "'=' in a name": _kv(f'{{"B={CANARY}": "v"}}'),
+    "nested 100,000 deep": _kv('{"E": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    "a page with 200": f"<html>{CANARY} log in</html>".encode(),
+}
+
+
+def test_hostile_reads(tally: Tally, clean_env: pytest.MonkeyPatch) -> None:
+    """A KV answer that cannot be passed on: one line, an exit code of the tree, no value
+    (a real child process: were one to pass, it would exec)."""
+    for case, body in HOSTILE_READS.items():
+        with json_server(lambda _request, body=body: (200, body)) as srv:
+            env = {**clean_env_dict(), "VAULT_ADDR": srv.addr, "VAULT_TOKEN": TOKEN}
+            result = run_cli_proc(["run", "--vault", "app", "--", "true"], env=env)
+        problem = _leaks(result.channels()) or one_error_line(result)
+        if problem is None and result.code not in (13, 30, 31, 32, 33, 34, 35):
+            problem = f"exit {result.code}"
+        tally.check(f"hostile read: {case}", problem)
+
+
+def clean_env_dict() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
 
 
 def _closed_port() -> int:

@@ -174,3 +174,21 @@ def test_reprs(tally: Tally) -> None:
     for label, obj in (("Redactor", Redactor({"S": CANARY})), ("Options", Options())):
         text = repr(obj) + str(obj)
         tally.check(f"repr({label})", _leaks(text.encode()))
+
+
+def test_overlapping_values_show_no_part(tally: Tally) -> None:
+    """Two values that share a part (the canary's start is another value's end, its end
+    another's start): at every split, no piece of either shows past the first match."""
+    from secretsafe.supervise.redact import Redactor
+
+    head, tail = CANARY[:12], CANARY[12:]
+    secrets = {"A": "prefix-" + head, "B": CANARY, "C": tail + "-suffix"}
+    text = f"x prefix-{CANARY}-suffix y".encode()
+    for cut in range(len(text) + 1):
+        r = Redactor(secrets)
+        out = r.feed(text[:cut]) + r.feed(text[cut:]) + r.close()
+        problem = None
+        for piece in (head, tail, "-suffix", "prefix-"):
+            if piece.encode() in out:
+                problem = f"{piece!r} shown at split {cut}"
+        tally.check(f"overlapping values, split at {cut}", problem)

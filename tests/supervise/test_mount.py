@@ -425,3 +425,77 @@ def test_bad_names_are_refused_before_anything_is_written(
         Mount(ram_dir / "d", values, names)
     assert "pw-7f3a9c21" not in str(info.value)
     assert os.listdir(ram_dir) == []
+
+
+# -- review: the directory swapped under a running mount ---------------------------------
+
+
+def _swap(parent: Path, victim: Path) -> Path:
+    """What a local user who can write to ``parent`` can do while the child runs: move the
+    mounted directory away and put a symlink to another directory in its place."""
+    moved = parent / "moved"
+    os.rename(parent / "secrets", moved)
+    os.symlink(victim, parent / "secrets")
+    return moved
+
+
+@pytest.fixture
+def victim(ram_dir: Path) -> Path:
+    v = ram_dir / "victim"
+    v.mkdir()
+    (v / "DB_PASSWORD").write_text("not secretsafe's file")
+    return v
+
+
+def test_removal_acts_on_the_directory_written_not_on_its_path(ram_dir: Path, victim: Path) -> None:
+    parent = ram_dir / "team"
+    parent.mkdir(mode=0o700)
+    with Mount(parent / "secrets", VALUES, ["DB_PASSWORD", "API_TOKEN"]):
+        moved = _swap(parent, victim)
+    assert (victim / "DB_PASSWORD").read_text() == "not secretsafe's file"
+    assert not moved.exists() or os.listdir(moved) == []  # no value left behind
+    assert (parent / "secrets").is_symlink()  # what is not ours is left alone
+
+
+def test_the_cleaner_acts_on_the_directory_written_not_on_its_path(
+    ram_dir: Path, victim: Path
+) -> None:
+    parent = ram_dir / "team"
+    parent.mkdir(mode=0o700)
+    d = parent / "secrets"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(d)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        cleaner = int(proc.stdout.readline())
+        moved = _swap(parent, victim)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=DEADLINE) == -signal.SIGKILL
+        wait_until(lambda: gone(cleaner), "cleaner exited")
+        assert (victim / "DB_PASSWORD").read_text() == "not secretsafe's file"
+        assert not moved.exists() or os.listdir(moved) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o777, 0o722])
+def test_a_parent_others_can_write_to_is_refused_unless_sticky(ram_dir: Path, mode: int) -> None:
+    """Whoever can rename entries of the parent can swap the directory for their own (the
+    child would read their values): refused, as for the directory itself."""
+    parent = ram_dir / "team"
+    parent.mkdir()
+    os.chmod(parent, mode)
+    with pytest.raises(InsecurePermissions, match="parent"):
+        Mount(parent / "secrets", VALUES, ["DB_PASSWORD"]).__enter__()
+    assert os.listdir(parent) == []
+    os.chmod(parent, mode | stat.S_ISVTX)  # sticky, as /dev/shm and /tmp
+    with Mount(parent / "secrets", VALUES, ["DB_PASSWORD"]):
+        pass
+    assert os.listdir(parent) == []

@@ -4,11 +4,15 @@ redacted like a file's."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +101,64 @@ def test_vault_version_change_restarts_once_and_invalid_keeps(
     assert proc.returncode == 128 + signal.SIGTERM
     for data in (out, more, err, err2):
         assert b"vault-token-canary" not in data
+
+
+# -- review: a Vault that stops answering must not freeze the command's output --------------
+
+TICKER = "import time\nfor i in range(160):\n    print(i, flush=True)\n    time.sleep(0.05)\n"
+
+
+def test_a_silent_vault_holds_the_output_back_briefly() -> None:
+    """Vault accepts connections but never answers (a hung node): each poll gives up after
+    its short timeout (poll_timeout: 1 s here), so the command's output keeps flowing.
+    With the client's defaults one poll held it back for ~40 s."""
+    import json as _json
+    import threading
+    import time as _time
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vault"))
+    from vault_hostile import RawServer, respond
+
+    silent = threading.Event()
+
+    def handler(srv: RawServer, conn: Any, request: bytes) -> None:
+        if silent.is_set():
+            srv.stopping.wait(60)
+            return
+        line = request.split(b"\r\n", 1)[0].decode()
+        data: dict[str, Any] = (
+            {"current_version": 1}
+            if "/metadata/" in line
+            else {"data": {"A": "value-7f3a9c21"}, "metadata": {"version": 1}}
+        )
+        respond(conn, 200, _json.dumps({"data": data}).encode())
+
+    with RawServer(handler) as srv:
+        env = {
+            **os.environ,
+            "VAULT_ADDR": srv.addr,
+            "VAULT_TOKEN": "hvs.x",
+            "SECRETSAFE_VAULT_POLL": "0.5",
+        }
+        command = [sys.executable, "-c", TICKER]
+        proc = subprocess.Popen(
+            [SECRETSAFE, "run", "--vault", "app", "--watch", "--redact", "--", *command],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert proc.stdout is not None
+            seen: list[float] = []
+            for line in proc.stdout:
+                seen.append(_time.monotonic())
+                if line.strip() == b"20":
+                    silent.set()
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert len(seen) == 160
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    assert max(gaps) < 5.0, max(gaps)  # the poll timeout (1 s) plus room for a loaded box

@@ -193,3 +193,58 @@ def test_exits_with_the_code_of_a_child_that_exits(enc: EnvFile, tmp_path: Path)
         check=False,
     )
     assert r.returncode == 9
+
+
+# -- review: secretsafe killed with SIGKILL ------------------------------------------------
+
+PID_CHILD = r"""
+import os, signal, sys
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    signal.pause()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "flags", [["--watch"], ["--redact"], ["--mount", "MOUNT"]], ids=["watch", "redact", "mount"]
+)
+def test_no_orphaned_child_when_secretsafe_is_killed(
+    enc: EnvFile, tmp_path: Path, flags: list[str]
+) -> None:
+    """kill -9 of secretsafe (no cleanup runs): the kernel tells the child (parent-death
+    signal, SIGTERM), so that no supervised command is left running unsupervised."""
+    pidfile = tmp_path / "child.pid"
+    mount = Path("/dev/shm") / f"orphan-test-{os.getpid()}-{tmp_path.name}"
+    flags = [str(mount) if f == "MOUNT" else f for f in flags]
+    command = [sys.executable, "-c", PID_CHILD, str(pidfile)]
+    proc = subprocess.Popen(
+        [SECRETSAFE, "run", "-f", str(enc.path), *flags, "--", *command],
+        cwd=tmp_path,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    child = 0
+    try:
+        wait_for(pidfile.exists, what="the child started")
+        child = int(pidfile.read_text())
+        proc.kill()
+        proc.wait(timeout=30)
+        wait_for(lambda: not _alive(child), what="the orphaned child gone")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", str(mount)], check=False)

@@ -435,3 +435,43 @@ def test_a_node_that_goes_away_after_the_probe_is_failed_over(
             assert read_values(session, kv_path) == {"A": "after-failover"}
             assert session.client(check=False).addr == bao_server.addr
     assert len(seen) >= 2  # the probe, then the read it dropped
+
+
+# -- review: what a hostile server can put in an answer -----------------------------------
+
+_DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def _kv(data: str) -> str:
+    return '{"data": {"data": ' + data + ', "metadata": {"version": 1}}}'
+
+
+HOSTILE_ANSWERS = {
+    # (KV read body, the exit code: a Vault error 30-35, or 13 for a value the OS refuses)
+    "json nested 100,000 deep": ('{"data": {"data": {"E": ' + _DEEP + "}}}", range(30, 36)),
+    "an empty variable name": (_kv('{"": "v-7f3a9c21"}'), (13,)),
+    "a NUL in a value": (_kv('{"A": "x\\u0000v-7f3a9c21"}'), (13,)),
+    "'=' in a name": (_kv('{"B=v-7f3a9c21": "v"}'), (13,)),
+    # A 200 that is not a KV v2 read (a proxy's login page, an empty answer): not "no
+    # values" (the app would start without its secrets), an error.
+    "an html page with 200": ("<html>please log in</html>", range(30, 36)),
+    "an empty body with 200": ("", range(30, 36)),
+    "json without data": ('{"request_id": "x"}', range(30, 36)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_ANSWERS))
+def test_a_hostile_answer_is_one_error_line(case: str) -> None:
+    """Whatever a server answers, `run --vault` ends with one clear line and an exit code of
+    the error tree, never an internal error or a traceback; nothing of the value shown."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from vault_hostile import json_server
+
+    body, codes = HOSTILE_ANSWERS[case]
+    with json_server(lambda _request: (200, body.encode())) as srv:
+        env = {**os.environ, "VAULT_ADDR": srv.addr, "VAULT_TOKEN": "hvs.x"}
+        proc = secretsafe("--vault", "app", "--", "true", env=env)
+    assert proc.returncode in codes, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "v-7f3a9c21" not in proc.stderr + proc.stdout
