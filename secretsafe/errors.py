@@ -80,6 +80,9 @@ class SecretsafeError(Exception):
     """
 
     exit_code: ClassVar[int] = 1
+    #: The message is a list, one problem per line (``check`` and config files report every
+    #: problem at once): the CLI keeps its line breaks and escapes every other control character.
+    multiline: bool = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -103,6 +106,7 @@ class ValidationFailed(SecretsafeError):
     """The environment does not satisfy the schema. ``schemas`` subclasses this."""
 
     exit_code = 3
+    multiline = True
 
 
 class DriftDetected(SecretsafeError):

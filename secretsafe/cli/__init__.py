@@ -45,12 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_error(err: BaseException) -> None:
-    """One line on stderr. Messages are built to be free of secret values; paths and names
+    """The error on stderr. Messages are built to be free of secret values; paths and names
     in them may come from a repository someone else wrote (a branch's file names, a file's
-    recipients), so control characters are escaped: no terminal escape sequence, one line."""
+    recipients), so control characters are escaped: no terminal escape sequence, and one line
+    - or, for an error that lists problems (``multiline``), one line per problem."""
     text = str(err)
     if not text.isprintable():
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        lines = text.split("\n") if getattr(err, "multiline", False) else [text]
+        text = "\n".join(
+            "".join(c if c.isprintable() else repr(c)[1:-1] for c in line) for line in lines
+        )
     print(f"secretsafe: error: {text}", file=sys.stderr)
 
 

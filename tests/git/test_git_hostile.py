@@ -330,6 +330,22 @@ def test_error_lines_escape_control_characters(capsys: pytest.CaptureFixture[str
     assert "x\\x1b]0;owned\\x07\\nfake line" in err
 
 
+def test_a_list_of_problems_keeps_one_line_per_problem(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``check`` lists every problem, one per line; control characters are still escaped."""
+    from secretsafe.cli import print_error
+    from secretsafe.errors import ValidationFailed
+
+    print_error(ValidationFailed("2 problems:\n  - A\x1b[2J: missing\n  - B\r: missing"))
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "secretsafe: error: 2 problems:",
+        "  - A\\x1b[2J: missing",
+        "  - B\\r: missing",
+    ]
+
+
 def test_updatekeys_plan_line_escapes_paths_and_recipients() -> None:
     from secretsafe.sops.updatekeys import FilePlan
 

@@ -264,6 +264,7 @@ def test_every_problem_at_once_one_line_each(workdir: Workdir) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     lines = info.value.message.splitlines()
+    assert info.value.multiline  # the CLI keeps one line per problem
     assert lines[0] == f"{path}: 6 problems"
     assert lines[1:] == [
         "  - [server] nodes[0]: needs an http:// or https:// scheme"

@@ -339,7 +339,9 @@ def _raise(path: Path, problems: Sequence[tuple[str, str | None]]) -> None:
     else:
         lines = "\n".join(f"  - {line}" + (f" ({h})" if h else "") for line, h in problems)
         message, hint = f"{path}: {len(problems)} problems\n{lines}", None
-    raise ConfigError(_scrub(message), hint=_scrub(hint) if hint else None)
+    error = ConfigError(_scrub(message), hint=_scrub(hint) if hint else None)
+    error.multiline = len(problems) > 1
+    raise error
 
 
 def _cross_checks(doc: ConfigFile) -> list[tuple[str, str | None]]:
