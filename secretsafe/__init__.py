@@ -8,38 +8,9 @@ __version__ = "0.1.0"
 
 # Public names loaded on first access (PEP 562): name -> module. `import secretsafe` itself
 # imports nothing (an app pays for what it uses), and `secretsafe run` none of these.
+# The error classes are every name of `secretsafe.errors.__all__` (looked up there, not
+# listed a third time).
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "AuditFailed",
-            "BootstrapError",
-            "CommandError",
-            "CommandNotFound",
-            "ComposeError",
-            "ConfigError",
-            "DecryptionError",
-            "DotenvSyntaxError",
-            "DriftDetected",
-            "FileError",
-            "FormatError",
-            "InsecurePermissions",
-            "IntegrityError",
-            "KeyStoreError",
-            "NoIdentityError",
-            "SecretsafeError",
-            "SopsBinaryError",
-            "UnsupportedError",
-            "UsageError",
-            "ValidationFailed",
-            "VaultConflict",
-            "VaultError",
-            "VaultNotFound",
-            "VaultPermissionDenied",
-            "VaultSealed",
-            "VaultUnreachable",
-        ),
-        "secretsafe.errors",
-    ),
     "Secret": "secretsafe.secret",
     "SecretValues": "secretsafe.secret",
     "decrypt_file": "secretsafe.envfile",
@@ -123,11 +94,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'secretsafe' has no attribute {name!r}")
     from importlib import import_module
 
+    module = _LAZY.get(name)
+    if module is None:
+        errors = import_module("secretsafe.errors")
+        if name not in errors.__all__:
+            raise AttributeError(f"module 'secretsafe' has no attribute {name!r}")
+        module = "secretsafe.errors"
     value = getattr(import_module(module), name)
     globals()[name] = value
     return value
